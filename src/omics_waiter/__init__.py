@@ -1,0 +1,1 @@
+"""Wait on AWS HealthOmics jobs from asyncio services."""

@@ -1,0 +1,1 @@
+"""A local HealthOmics endpoint and helpers for testing code that waits on jobs."""

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Set up a virtual environment and run the project's jobs.
+
+    python3 tasks.py demo        # the main job: the demo on the embedded emulator
+    python3 tasks.py test        # the test suite
+    python3 tasks.py check       # ruff (lint and format) and mypy --strict
+    python3 tasks.py bench       # the many-job benchmark
+    python3 tasks.py omics-waiter ARGS...   # any CLI command, in the environment
+
+Needs only Python 3.10+. The environment lives in .venv and is reinstalled when
+pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_env(extra: str) -> None:
+    if sys.version_info < (3, 10):
+        sys.exit(f"omics-waiter needs Python 3.10 or newer, this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    stamp = VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print(f"installing omics-waiter[{extra}] into {VENV}", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "-U", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f".[{extra}]"], check=True, cwd=ROOT)
+    stamp.write_text(digest)
+
+
+def run(*args: str) -> int:
+    return subprocess.run([str(a) for a in args], cwd=ROOT, check=False).returncode
+
+
+def main(argv: list[str]) -> int:
+    job, *rest = argv or ["help"]
+    if job == "demo":
+        ensure_env("dev")
+        return run(BIN / "omics-waiter", "demo", *rest)
+    if job == "test":
+        ensure_env("dev")
+        return run(PYTHON, "-m", "pytest", *rest)
+    if job == "check":
+        ensure_env("dev")
+        for cmd in (
+            [BIN / "ruff", "check", "src", "tests", "examples", "benchmarks", "tasks.py"],
+            [BIN / "ruff", "format", "--check", "src", "tests", "examples", "benchmarks", "tasks.py"],
+            [PYTHON, "-m", "mypy", "--strict", "src"],
+        ):
+            if code := run(*cmd):
+                return code
+        return 0
+    if job == "bench":
+        ensure_env("dev")
+        return run(PYTHON, "benchmarks/many_jobs.py", *rest)
+    if job == "omics-waiter":
+        ensure_env("dev")
+        return run(BIN / "omics-waiter", *rest)
+    print(__doc__)
+    return 0 if job == "help" else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
