@@ -1,1 +1,50 @@
-"""Wait on AWS HealthOmics jobs from asyncio services."""
+"""Wait on AWS HealthOmics jobs from asyncio services.
+
+async with OmicsWaiter.connect(region_name="us-east-1") as waiter:
+    job = await waiter.wait_for_activation_job(store_id, job_id, timeout=3600)
+"""
+
+from ._errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    JobFailedError,
+    JobNotFoundError,
+    JobPartiallyFailedError,
+    OmicsWaiterError,
+    ServiceError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
+)
+from ._events import JobStatusChanged, PollRetrying, SourceStatusChanged, WatchEvent
+from ._models import (
+    ActivationJob,
+    ActivationJobStatus,
+    ActivationJobSummary,
+    ActivationSource,
+    SourceStatus,
+)
+from ._waiter import EventStream, OmicsWaiter
+
+__all__ = [
+    "AccessDeniedError",
+    "ActivationJob",
+    "ActivationJobStatus",
+    "ActivationJobSummary",
+    "ActivationSource",
+    "EventStream",
+    "InvalidInputError",
+    "JobFailedError",
+    "JobNotFoundError",
+    "JobPartiallyFailedError",
+    "JobStatusChanged",
+    "OmicsWaiter",
+    "OmicsWaiterError",
+    "PollRetrying",
+    "ServiceError",
+    "SourceStatus",
+    "SourceStatusChanged",
+    "UnexpectedResponseError",
+    "WaitTimeoutError",
+    "WatchEvent",
+]
+__version__ = "0.1.0"

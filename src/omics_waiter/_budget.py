@@ -1,0 +1,108 @@
+"""The request budget: one client-side rate limit per operation, shared by every wait.
+
+Requests are handed out in first-come order at evenly spaced times, at most
+`rate` per second per operation, so the service's own token bucket (whose burst
+capacity is at least one second of its quota) never runs dry while our rate stays
+at or below the quota. On a throttling response the rate is halved
+(multiplicative decrease), then it climbs back linearly over time (additive
+increase) to the configured maximum: AIMD, as TCP does it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._clock import Clock
+
+__all__ = ["RequestBudget"]
+
+# Throttles within this many seconds of a cut belong to the same burst and do not cut again.
+_CUT_COOLDOWN = 1.0
+
+
+@dataclass(slots=True)
+class _Lane:
+    """The state of one operation's rate: what it was cut to, and when."""
+
+    rate_at_cut: float
+    cut_at: float
+    next_slot: float
+
+
+class RequestBudget:
+    """A per-operation rate limit with AIMD adaptation.
+
+    Args:
+        max_rate: Requests per second per operation, at most.
+        clock: The clock to read and sleep on.
+        min_rate: The floor a run of throttles can cut the rate to.
+        recovery: Requests per second regained per second after a cut.
+    """
+
+    def __init__(
+        self,
+        max_rate: float,
+        *,
+        clock: Clock,
+        min_rate: float | None = None,
+        recovery: float | None = None,
+    ) -> None:
+        self.max_rate = max_rate
+        self.min_rate = min_rate if min_rate is not None else min(max_rate, 0.2)
+        self.recovery = recovery if recovery is not None else max_rate / 20
+        self._clock = clock
+        self._lanes: dict[str, _Lane] = {}
+
+    def rate(self, operation: str) -> float:
+        """The rate currently allowed for `operation`, in requests per second."""
+        lane = self._lanes.get(operation)
+        if lane is None:
+            return self.max_rate
+        return self._rate(lane, self._clock.now())
+
+    def _rate(self, lane: _Lane, now: float) -> float:
+        regained = self.recovery * max(0.0, now - lane.cut_at)
+        return min(self.max_rate, lane.rate_at_cut + regained)
+
+    def _lane(self, operation: str) -> _Lane:
+        lane = self._lanes.get(operation)
+        if lane is None:
+            now = self._clock.now()
+            lane = self._lanes[operation] = _Lane(self.max_rate, now - 1e9, now)
+        return lane
+
+    def reserve(self, operation: str, not_after: float) -> float | None:
+        """Reserve the next request slot for `operation`, no later than `not_after`.
+
+        Returns the time of the slot, or None (and reserves nothing) if the
+        earliest free slot is after `not_after`.
+        """
+        lane = self._lane(operation)
+        slot = max(self._clock.now(), lane.next_slot)
+        if slot > not_after:
+            return None
+        lane.next_slot = slot + 1.0 / self._rate(lane, slot)
+        return slot
+
+    async def acquire(self, operation: str, not_after: float = float("inf")) -> bool:
+        """Wait for a request slot for `operation`; False if none is free by `not_after`."""
+        slot = self.reserve(operation, not_after)
+        if slot is None:
+            return False
+        wait = slot - self._clock.now()
+        if wait > 0:
+            await self._clock.sleep(wait)
+        return True
+
+    def throttled(self, operation: str) -> None:
+        """Record a throttling response: halve the rate and push the next slot out."""
+        lane = self._lane(operation)
+        now = self._clock.now()
+        if now - lane.cut_at < _CUT_COOLDOWN:
+            return
+        lane.rate_at_cut = max(self.min_rate, self._rate(lane, now) / 2)
+        lane.cut_at = now
+        lane.next_slot = max(lane.next_slot, now + 1.0 / lane.rate_at_cut)
+
+    def __repr__(self) -> str:
+        return f"RequestBudget(max_rate={self.max_rate}, min_rate={self.min_rate})"

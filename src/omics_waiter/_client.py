@@ -1,0 +1,307 @@
+"""The client adapter: calls the Omics API through the request budget, parses the
+responses into values and translates every failure, in this one place, into
+either a transient fault (to retry) or a typed `OmicsWaiterError` (to raise).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import aiohttp
+import botocore.exceptions
+import botocore.parsers
+
+from ._budget import RequestBudget
+from ._errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    OmicsWaiterError,
+    ServiceError,
+    UnexpectedResponseError,
+)
+from ._models import (
+    ActivationJob,
+    ActivationJobStatus,
+    ActivationJobSummary,
+    parse_job,
+    parse_summary,
+)
+
+__all__ = ["NotFound", "OmicsApi", "OmicsClient", "Transient"]
+
+logger = logging.getLogger("omics_waiter")
+
+GET_ACTIVATION_JOB = "GetReadSetActivationJob"
+LIST_ACTIVATION_JOBS = "ListReadSetActivationJobs"
+START_ACTIVATION_JOB = "StartReadSetActivationJob"
+
+
+class OmicsClient(Protocol):
+    """The part of an aiobotocore Omics client omics-waiter uses.
+
+    Any ``session.create_client("omics")`` from aiobotocore fits; so does a fake.
+    """
+
+    async def get_read_set_activation_job(self, *, id: str, sequenceStoreId: str) -> Any: ...
+
+    async def list_read_set_activation_jobs(
+        self,
+        *,
+        sequenceStoreId: str,
+        maxResults: int = ...,
+        nextToken: str = ...,
+        filter: Any = ...,
+    ) -> Any: ...
+
+    async def start_read_set_activation_job(
+        self, *, sequenceStoreId: str, sources: Any, clientToken: str = ...
+    ) -> Any: ...
+
+
+class Transient(Exception):
+    """A fault worth retrying: throttling, 5xx, timeouts, dropped connections."""
+
+    def __init__(self, reason: str, operation: str, *, throttling: bool = False) -> None:
+        super().__init__(f"{operation}: {reason}")
+        self.reason = reason
+        self.operation = operation
+        self.throttling = throttling
+
+
+class NotFound(Exception):
+    """ResourceNotFoundException: retried for the grace period, then JobNotFoundError."""
+
+    def __init__(self, operation: str, service_message: str | None) -> None:
+        super().__init__(f"{operation}: ResourceNotFoundException")
+        self.operation = operation
+        self.service_message = service_message
+
+
+class BudgetExhausted(Exception):
+    """No request slot was free before the caller's deadline."""
+
+
+_THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+        "BandwidthLimitExceeded",
+        "EC2ThrottledException",
+        "PriorRequestNotComplete",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {
+        "RequestTimeoutException",
+        "RequestTimeout",
+        "InternalServerException",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+_ACCESS_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "InvalidClientTokenId",
+        "MissingAuthenticationTokenException",
+        "MissingAuthenticationToken",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "RequestExpired",
+        "UnauthorizedOperation",
+    }
+)
+
+
+def classify(exc: Exception, operation: str) -> Exception:
+    """Translate an exception from the client into what the engine acts on.
+
+    Returns a `Transient`, a `NotFound`, or an `OmicsWaiterError` to raise;
+    anything unrecognised is returned as it is (a bug to surface, not to hide).
+    """
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "")
+        message = error.get("Message")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _THROTTLING_CODES or status == 429:
+            return Transient(code or "HTTP 429", operation, throttling=True)
+        if code in _TRANSIENT_CODES or status == 408 or (isinstance(status, int) and status >= 500):
+            return Transient(code or f"HTTP {status}", operation)
+        if code == "ResourceNotFoundException":
+            return NotFound(operation, message)
+        if code in _ACCESS_CODES or status == 403:
+            return AccessDeniedError(
+                f"{operation} was refused: {code}: {message}",
+                code=code,
+                service_message=message,
+                operation=operation,
+            )
+        if code == "ValidationException" or status == 400:
+            return InvalidInputError(
+                f"{operation} was refused as invalid: {code}: {message}",
+                code=code,
+                service_message=message,
+            )
+        return ServiceError(
+            f"{operation} failed: {code or f'HTTP {status}'}: {message}",
+            code=code or None,
+            service_message=message,
+            operation=operation,
+        )
+    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        return Transient("ReadTimeout", operation)
+    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
+        return Transient("ConnectTimeout", operation)
+    if isinstance(
+        exc,
+        botocore.exceptions.ConnectionError
+        | botocore.exceptions.HTTPClientError
+        | aiohttp.ClientError
+        | ConnectionError,
+    ):
+        return Transient("ConnectionError", operation)
+    if isinstance(exc, botocore.exceptions.CredentialRetrievalError):
+        # Refreshing credentials (IMDS, SSO, a credential process) can fail for a moment.
+        return Transient("CredentialRetrievalError", operation)
+    if isinstance(
+        exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
+        return AccessDeniedError(
+            f"{operation} could not be signed: no usable AWS credentials were found",
+            code="NoCredentials",
+            operation=operation,
+        )
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return InvalidInputError(f"{operation} was refused by the client: {exc}")
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        return UnexpectedResponseError(f"{operation} returned a response that cannot be parsed")
+    return exc
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat()
+
+
+class OmicsApi:
+    """The Omics operations omics-waiter uses, with budget, parsing and error translation."""
+
+    def __init__(self, client: OmicsClient, budget: RequestBudget) -> None:
+        self.client = client
+        self.budget = budget
+
+    async def _call(self, operation: str, not_after: float, call: Any, **params: Any) -> Any:
+        if not await self.budget.acquire(operation, not_after):
+            raise BudgetExhausted(operation)
+        try:
+            return await call(**params)
+        except Exception as exc:
+            translated = classify(exc, operation)
+            if isinstance(translated, Transient) and translated.throttling:
+                self.budget.throttled(operation)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    async def get_activation_job(
+        self, sequence_store_id: str, job_id: str, *, not_after: float = float("inf")
+    ) -> ActivationJob:
+        """GetReadSetActivationJob, parsed.
+
+        Raises:
+            Transient, NotFound, BudgetExhausted, OmicsWaiterError.
+        """
+        raw = await self._call(
+            GET_ACTIVATION_JOB,
+            not_after,
+            self.client.get_read_set_activation_job,
+            id=job_id,
+            sequenceStoreId=sequence_store_id,
+        )
+        if not isinstance(raw, Mapping):
+            raise UnexpectedResponseError(f"{GET_ACTIVATION_JOB} returned {type(raw).__name__}")
+        job = parse_job(raw)
+        if job.id != job_id or job.sequence_store_id != sequence_store_id:
+            raise UnexpectedResponseError(
+                f"{GET_ACTIVATION_JOB} for job {job_id} in store {sequence_store_id} "
+                f"returned job {job.id} in store {job.sequence_store_id}"
+            )
+        return job
+
+    async def list_activation_jobs(
+        self,
+        sequence_store_id: str,
+        *,
+        status: ActivationJobStatus | None = None,
+        created_after: dt.datetime | None = None,
+        next_token: str | None = None,
+        max_results: int = 100,
+        not_after: float = float("inf"),
+    ) -> tuple[list[ActivationJobSummary], str | None]:
+        """One page of ListReadSetActivationJobs, parsed; returns (jobs, next token)."""
+        params: dict[str, Any] = {"sequenceStoreId": sequence_store_id, "maxResults": max_results}
+        if next_token is not None:
+            params["nextToken"] = next_token
+        filter_: dict[str, Any] = {}
+        if status is not None:
+            filter_["status"] = status.value
+        if created_after is not None:
+            filter_["createdAfter"] = created_after
+        if filter_:
+            params["filter"] = filter_
+        raw = await self._call(
+            LIST_ACTIVATION_JOBS, not_after, self.client.list_read_set_activation_jobs, **params
+        )
+        if not isinstance(raw, Mapping):
+            raise UnexpectedResponseError(f"{LIST_ACTIVATION_JOBS} returned {type(raw).__name__}")
+        items = raw.get("activationJobs", [])
+        if not isinstance(items, list):
+            raise UnexpectedResponseError(f"{LIST_ACTIVATION_JOBS} returned a malformed page")
+        token = raw.get("nextToken")
+        if token is not None and not isinstance(token, str):
+            raise UnexpectedResponseError(f"{LIST_ACTIVATION_JOBS} returned a malformed nextToken")
+        return [parse_summary(item) for item in items], token or None
+
+    async def start_activation_job(
+        self,
+        sequence_store_id: str,
+        read_set_ids: Sequence[str],
+        *,
+        client_token: str | None = None,
+        not_after: float = float("inf"),
+    ) -> ActivationJobSummary:
+        """StartReadSetActivationJob; returns the new (or, for a reused token, existing) job."""
+        params: dict[str, Any] = {
+            "sequenceStoreId": sequence_store_id,
+            "sources": [{"readSetId": r} for r in read_set_ids],
+        }
+        if client_token is not None:
+            params["clientToken"] = client_token
+        raw = await self._call(
+            START_ACTIVATION_JOB, not_after, self.client.start_read_set_activation_job, **params
+        )
+        if not isinstance(raw, Mapping):
+            raise UnexpectedResponseError(f"{START_ACTIVATION_JOB} returned {type(raw).__name__}")
+        return parse_summary(raw)
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """Whether `exc` is an error of ours that ends a wait."""
+    return isinstance(exc, OmicsWaiterError)
