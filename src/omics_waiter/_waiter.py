@@ -177,7 +177,7 @@ class OmicsWaiter:
         )
         session = aiobotocore.session.AioSession(profile=profile_name)
         config = AioConfig(
-            retries={"mode": "standard", "max_attempts": 1},
+            retries={"mode": "standard", "total_max_attempts": 1},
             inject_host_prefix=endpoint_url is None,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
