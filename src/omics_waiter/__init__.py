@@ -15,7 +15,13 @@ from ._errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
-from ._events import JobStatusChanged, PollRetrying, SourceStatusChanged, WatchEvent
+from ._events import (
+    JobStatusChanged,
+    JobWatchFailed,
+    PollRetrying,
+    SourceStatusChanged,
+    WatchEvent,
+)
 from ._models import (
     ActivationJob,
     ActivationJobStatus,
@@ -37,6 +43,7 @@ __all__ = [
     "JobNotFoundError",
     "JobPartiallyFailedError",
     "JobStatusChanged",
+    "JobWatchFailed",
     "OmicsWaiter",
     "OmicsWaiterError",
     "PollRetrying",

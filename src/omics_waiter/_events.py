@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from ._errors import OmicsWaiterError
 from ._models import ActivationJob, ActivationJobStatus, ActivationSource, SourceStatus
 
-__all__ = ["JobStatusChanged", "PollRetrying", "SourceStatusChanged", "WatchEvent"]
+__all__ = [
+    "JobStatusChanged",
+    "JobWatchFailed",
+    "PollRetrying",
+    "SourceStatusChanged",
+    "WatchEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +81,26 @@ class PollRetrying:
     delay: float
 
 
-WatchEvent: TypeAlias = "JobStatusChanged | SourceStatusChanged | PollRetrying"
+@dataclass(frozen=True, slots=True)
+class JobWatchFailed:
+    """A many-job watch stopped following one job: its error, which the others do not share.
+
+    Every job of a many-job watch ends with exactly one final event: its terminal
+    `JobStatusChanged`, or this.
+
+    Attributes:
+        sequence_store_id: The job's sequence store.
+        job_id: The job.
+        error: Why: `WaitTimeoutError`, `JobNotFoundError`, `AccessDeniedError`,
+            `UnexpectedResponseError`, ...
+        job: The last job seen, if any.
+    """
+
+    sequence_store_id: str
+    job_id: str
+    error: OmicsWaiterError
+    job: ActivationJob | None
+
+
+WatchEvent: TypeAlias = "JobStatusChanged | SourceStatusChanged | PollRetrying | JobWatchFailed"
 """Any event a watch yields."""

@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
+from ._backoff import RetryBackoff
 from ._budget import RequestBudget
-from ._client import OmicsApi, OmicsClient
+from ._client import BudgetExhausted, NotFound, OmicsApi, OmicsClient, Transient
 from ._clock import AnyioClock, Clock
 from ._engine import JobWatch, Timing
-from ._errors import InvalidInputError, JobFailedError, JobPartiallyFailedError
-from ._events import WatchEvent
+from ._errors import (
+    InvalidInputError,
+    JobFailedError,
+    JobPartiallyFailedError,
+    OmicsWaiterError,
+    ServiceError,
+    WaitTimeoutError,
+)
+from ._events import JobWatchFailed, WatchEvent
 from ._kinds import ACTIVATION_JOB
-from ._models import ActivationJob, ActivationJobStatus
-from ._validation import check_id, check_rate, check_seconds, check_timeout_and_deadline
+from ._many import ManyJobWatch
+from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
+from ._validation import check_id, check_ids, check_rate, check_seconds, check_timeout_and_deadline
 
 __all__ = ["EventStream", "OmicsWaiter"]
 
 logger = logging.getLogger("omics_waiter")
+
+T = TypeVar("T")
 
 # Defaults, chosen for jobs that last minutes to hours:
 # - a change is followed by a poll 5 s later, so a job that moves is followed closely;
@@ -207,13 +219,7 @@ class OmicsWaiter:
         store = check_id("sequence_store_id", sequence_store_id)
         job = check_id("job_id", job_id)
         seconds = check_timeout_and_deadline(timeout, deadline, self._timeout)
-        timing = self._timing
-        if min_delay is not None or max_delay is not None:
-            timing = _timing(
-                timing.min_delay if min_delay is None else min_delay,
-                timing.max_delay if max_delay is None else max_delay,
-                timing.not_found_grace,
-            )
+        timing = self._override(min_delay, max_delay)
         if since is not None:
             if not isinstance(since, ActivationJob):
                 raise InvalidInputError(
@@ -281,6 +287,312 @@ class OmicsWaiter:
             min_delay=min_delay,
             max_delay=max_delay,
         )
+
+    def _many(
+        self,
+        jobs: object,
+        *,
+        timeout: object,
+        deadline: object,
+        since: object,
+        source_progress: object,
+        min_delay: object,
+        max_delay: object,
+    ) -> ManyJobWatch:
+        if isinstance(jobs, str | bytes) or not isinstance(jobs, Iterable):
+            raise InvalidInputError(
+                "jobs must be an iterable of (sequence_store_id, job_id) pairs", argument="jobs"
+            )
+        keys: list[tuple[str, str]] = []
+        for pair in jobs:
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
+                raise InvalidInputError(
+                    f"jobs must hold (sequence_store_id, job_id) pairs, got {pair!r}",
+                    argument="jobs",
+                )
+            keys.append((check_id("sequence_store_id", pair[0]), check_id("job_id", pair[1])))
+        if len(set(keys)) != len(keys):
+            twice = next(k for k in keys if keys.count(k) > 1)
+            raise InvalidInputError(
+                f"job {twice[1]} of sequence store {twice[0]} is listed twice", argument="jobs"
+            )
+        seconds = check_timeout_and_deadline(timeout, deadline, self._timeout)
+        timing = self._override(min_delay, max_delay)
+        if not isinstance(source_progress, bool):
+            raise InvalidInputError(
+                "source_progress must be True or False", argument="source_progress"
+            )
+        if isinstance(since, ActivationJob) or not isinstance(since, Iterable):
+            raise InvalidInputError("since must be an iterable of ActivationJob", argument="since")
+        seen: dict[tuple[str, str], ActivationJob] = {}
+        wanted = set(keys)
+        for job in since:
+            if not isinstance(job, ActivationJob):
+                raise InvalidInputError(
+                    f"since must hold ActivationJob values, not {type(job).__name__}",
+                    argument="since",
+                )
+            if (job.sequence_store_id, job.id) not in wanted:
+                raise InvalidInputError(
+                    f"since holds job {job.id} of store {job.sequence_store_id}, "
+                    "which is not among jobs",
+                    argument="since",
+                )
+            seen[(job.sequence_store_id, job.id)] = job
+        return ManyJobWatch(
+            self._api,
+            self._clock,
+            jobs=keys,
+            deadline=self._clock.now() + seconds,
+            timing=timing,
+            since=seen,
+            source_progress=source_progress,
+        )
+
+    def watch_activation_jobs(
+        self,
+        jobs: Iterable[tuple[str, str]],
+        *,
+        timeout: float | None = None,
+        deadline: Any = None,
+        since: Iterable[ActivationJob] = (),
+        source_progress: bool = False,
+        min_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> EventStream:
+        """Watch many read set activation jobs: one async iterator of all their events.
+
+        Jobs of a sequence store with several watched jobs are polled together
+        through ListReadSetActivationJobs, and fetched one by one only when
+        they change; all requests share the waiter's budget. Every job ends
+        with exactly one final event: its terminal `JobStatusChanged`, or a
+        `JobWatchFailed` with its error (a timeout, a job not found, ...),
+        which never stops the others. Iteration ends after the last one.
+
+        Args:
+            jobs: ``(sequence_store_id, job_id)`` pairs, without duplicates.
+            timeout: Seconds the watch may last (default: the waiter's `timeout`).
+            deadline: An aware `datetime` to stop at, instead of `timeout`.
+            since: Jobs seen before: only changes after them are yielded.
+            source_progress: Also poll unfinished jobs for their read sets' progress,
+                at the backoff's pace and below change detection in priority
+                (costs requests; without it, read set events come when the job's
+                status changes).
+            min_delay: Overrides the waiter's `min_delay` for this watch.
+            max_delay: Overrides the waiter's `max_delay` for this watch.
+
+        Raises:
+            InvalidInputError: An argument is invalid (at once, before any request).
+        """
+        return self._many(
+            jobs,
+            timeout=timeout,
+            deadline=deadline,
+            since=since,
+            source_progress=source_progress,
+            min_delay=min_delay,
+            max_delay=max_delay,
+        )
+
+    async def wait_for_activation_jobs(
+        self,
+        jobs: Iterable[tuple[str, str]],
+        *,
+        timeout: float | None = None,
+        deadline: Any = None,
+        accept_partial: bool = False,
+        min_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> list[ActivationJob | OmicsWaiterError]:
+        """Wait until every job is terminal; one job's failure never stops the others.
+
+        Args:
+            jobs: ``(sequence_store_id, job_id)`` pairs, without duplicates.
+            timeout: Seconds the wait may last (default: the waiter's `timeout`).
+            deadline: An aware `datetime` to stop at, instead of `timeout`.
+            accept_partial: Count COMPLETED_WITH_FAILURES as success.
+            min_delay: Overrides the waiter's `min_delay` for this wait.
+            max_delay: Overrides the waiter's `max_delay` for this wait.
+
+        Returns:
+            In the order of `jobs`, each job's outcome: its final `ActivationJob`
+            on success, else the error `wait_for_activation_job` would have raised
+            (`JobFailedError`, `WaitTimeoutError`, `JobNotFoundError`, ...).
+
+        Raises:
+            InvalidInputError: An argument is invalid (at once, before any request).
+        """
+        if not isinstance(accept_partial, bool):
+            raise InvalidInputError(
+                "accept_partial must be True or False", argument="accept_partial"
+            )
+        keys = list(jobs) if isinstance(jobs, Iterable) and not isinstance(jobs, str) else jobs
+        watch = self._many(
+            keys,
+            timeout=timeout,
+            deadline=deadline,
+            since=(),
+            source_progress=False,
+            min_delay=min_delay,
+            max_delay=max_delay,
+        )
+        failures: dict[tuple[str, str], OmicsWaiterError] = {}
+        async for event in watch:
+            if isinstance(event, JobWatchFailed):
+                failures[(event.sequence_store_id, event.job_id)] = event.error
+        last = watch.last_jobs
+        outcomes: list[ActivationJob | OmicsWaiterError] = []
+        for store_id, job_id in keys:
+            key = (str(store_id), str(job_id))
+            if key in failures:
+                outcomes.append(failures[key])
+                continue
+            job = last[key]
+            assert job is not None
+            try:
+                outcomes.append(verdict(job, accept_partial=accept_partial))
+            except JobFailedError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _override(self, min_delay: object, max_delay: object) -> Timing:
+        timing = self._timing
+        if min_delay is None and max_delay is None:
+            return timing
+        return _timing(
+            timing.min_delay if min_delay is None else min_delay,
+            timing.max_delay if max_delay is None else max_delay,
+            timing.not_found_grace,
+        )
+
+    async def start_activation_job(
+        self,
+        sequence_store_id: str,
+        read_set_ids: Sequence[str],
+        *,
+        client_token: str | None = None,
+    ) -> ActivationJobSummary:
+        """Start activating 1 to 20 archived read sets (StartReadSetActivationJob).
+
+        Transient errors are retried (within the waiter's default timeout), as
+        for polls; a `client_token` makes retries and reruns start no duplicate job.
+
+        Args:
+            sequence_store_id: The read sets' sequence store.
+            read_set_ids: 1 to 20 read set IDs, without duplicates.
+            client_token: An idempotency token of 1 to 127 characters.
+
+        Returns:
+            The new job (or, for a token used before, that job), as the service summarises it.
+
+        Raises:
+            InvalidInputError: An argument is invalid (before any request), or the service said so.
+            AccessDeniedError, ServiceError, UnexpectedResponseError, WaitTimeoutError.
+        """
+        store = check_id("sequence_store_id", sequence_store_id)
+        if isinstance(read_set_ids, str) or not isinstance(read_set_ids, Sequence):
+            raise InvalidInputError(
+                "read_set_ids must be a sequence of read set IDs", argument="read_set_ids"
+            )
+        ids = check_ids("read_set_ids", read_set_ids)
+        if not 1 <= len(ids) <= 20:
+            raise InvalidInputError(
+                f"read_set_ids must hold 1 to 20 read sets, got {len(ids)}", argument="read_set_ids"
+            )
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("read_set_ids holds duplicates", argument="read_set_ids")
+        if client_token is not None and not (
+            isinstance(client_token, str) and 1 <= len(client_token) <= 127
+        ):
+            raise InvalidInputError(
+                "client_token must be a string of 1 to 127 characters", argument="client_token"
+            )
+        return await self._retrying(
+            functools.partial(self._api.start_activation_job, store, ids, client_token=client_token)
+        )
+
+    async def list_activation_jobs(
+        self,
+        sequence_store_id: str,
+        *,
+        status: ActivationJobStatus | str | None = None,
+        limit: int | None = None,
+    ) -> list[ActivationJobSummary]:
+        """The activation jobs of a sequence store, newest first (ListReadSetActivationJobs).
+
+        Args:
+            sequence_store_id: The sequence store.
+            status: Only jobs with this status.
+            limit: At most this many jobs (default: all).
+
+        Raises:
+            InvalidInputError, AccessDeniedError, ServiceError, UnexpectedResponseError,
+            WaitTimeoutError.
+        """
+        store = check_id("sequence_store_id", sequence_store_id)
+        wanted: ActivationJobStatus | None = None
+        if status is not None:
+            try:
+                wanted = ActivationJobStatus(status)
+            except ValueError:
+                wanted = None
+            if wanted is None or not wanted.is_known:
+                allowed = ", ".join(s.value for s in ActivationJobStatus)
+                raise InvalidInputError(
+                    f"status must be one of {allowed}, got {status!r}", argument="status"
+                )
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidInputError("limit must be a whole number above zero", argument="limit")
+        jobs: list[ActivationJobSummary] = []
+        token: str | None = None
+        while limit is None or len(jobs) < limit:
+            page_size = 100 if limit is None else min(100, limit - len(jobs))
+            page, token = await self._retrying(
+                functools.partial(
+                    self._api.list_activation_jobs,
+                    store,
+                    status=wanted,
+                    next_token=token,
+                    max_results=page_size,
+                )
+            )
+            jobs.extend(page)
+            if token is None:
+                break
+        return jobs if limit is None else jobs[:limit]
+
+    async def _retrying(self, call: Callable[..., Awaitable[T]]) -> T:
+        """Run one request with the waiter's transient-error retries, within its timeout."""
+        deadline = self._clock.now() + self._timeout
+        backoff = RetryBackoff(self._timing.retry_initial, self._timing.retry_max)
+        attempt = 0
+        while True:
+            try:
+                return await call(not_after=deadline)
+            except (Transient, NotFound) as exc:
+                if isinstance(exc, NotFound):
+                    raise ServiceError(
+                        f"{exc.operation}: the sequence store was not found",
+                        code="ResourceNotFoundException",
+                        service_message=exc.service_message,
+                        operation=exc.operation,
+                    ) from None
+                attempt += 1
+                delay = backoff.delay(attempt, deadline - self._clock.now())
+                if delay is None:
+                    raise WaitTimeoutError(
+                        f"{exc.operation} kept failing ({exc.reason}) until the timeout",
+                        job_id="",
+                        job=None,
+                    ) from exc
+                logger.info("%s retrying in %.2fs after %s", exc.operation, delay, exc.reason)
+                await self._clock.sleep(delay)
+            except BudgetExhausted:
+                raise WaitTimeoutError(
+                    "no request slot was free before the timeout", job_id="", job=None
+                ) from None
 
     async def wait_for_activation_job(
         self,

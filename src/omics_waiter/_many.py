@@ -1,0 +1,453 @@
+"""Watching many jobs at once: batch polling through ListReadSetActivationJobs.
+
+One List page tells the status of up to 100 jobs of a sequence store, so a store
+with many watched jobs is swept with List, and GetReadSetActivationJob is only
+called for a job when List shows it changed (to report its read sets and its
+final state). A store with few watched jobs is polled job by job with Get, as
+a single wait would. Every request goes through the waiter's shared budget.
+
+Like the single-job watch, this is a class-based async iterator run by the
+consumer's task: one request per step, chosen by a small scheduler. Actions are
+kept in one heap per priority class, each ordered by due time; the next action
+is the due one of the most urgent class, so List sweeps are never starved by a
+burst of Gets and every job is served in turn (FIFO within a class).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import heapq
+import itertools
+import logging
+import random
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import anyio
+
+from ._backoff import RetryBackoff, poll_delay
+from ._client import (
+    GET_ACTIVATION_JOB,
+    LIST_ACTIVATION_JOBS,
+    BudgetExhausted,
+    NotFound,
+    OmicsApi,
+    Transient,
+)
+from ._clock import Clock
+from ._engine import Timing
+from ._errors import (
+    JobNotFoundError,
+    OmicsWaiterError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
+)
+from ._events import (
+    JobStatusChanged,
+    JobWatchFailed,
+    PollRetrying,
+    SourceStatusChanged,
+    WatchEvent,
+)
+from ._kinds import ACTIVATION_JOB
+from ._models import ActivationJob, ActivationJobSummary, ActivationSource
+from ._tracker import JobTracker
+
+__all__ = ["BATCH_THRESHOLD", "ManyJobWatch"]
+
+logger = logging.getLogger("omics_waiter")
+
+#: A store with at least this many unfinished watched jobs is swept with List.
+BATCH_THRESHOLD = 3
+# List's createdAfter filter is set this far before the oldest watched job, for clock skew.
+_CREATED_AFTER_MARGIN = dt.timedelta(minutes=5)
+
+# Priority classes, most urgent first.
+_SWEEP, _CHANGED, _POLL, _PROGRESS = range(4)
+
+Key = tuple[str, str]
+
+
+@dataclass(slots=True, eq=False)
+class _Job:
+    store: str
+    id: str
+    tracker: JobTracker[ActivationJob, ActivationSource, JobStatusChanged | SourceStatusChanged]
+    creation_time: dt.datetime | None = None
+    poll_attempt: int = 0
+    retry_attempt: int = 0
+    not_found_since: float | None = None
+    version: int = 0  # bumped whenever the job is (re)scheduled: older heap entries are stale
+    scheduled: int | None = None  # the priority class of its pending Get, if any
+    done: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _Store:
+    id: str
+    jobs: dict[str, _Job] = field(default_factory=dict)
+    batch: bool = False
+    sweep_attempt: int = 0
+    retry_attempt: int = 0
+    token: str | None = None
+    seen: set[str] = field(default_factory=set)
+    changed: bool = False
+    version: int = 0
+
+    def unfinished(self) -> list[_Job]:
+        return [job for job in self.jobs.values() if not job.done]
+
+
+class ManyJobWatch:
+    """Watches many read set activation jobs; iterating yields all their events.
+
+    Every job ends with exactly one final event: its terminal `JobStatusChanged`,
+    or a `JobWatchFailed` carrying its error. Iteration ends after the last one.
+    """
+
+    def __init__(
+        self,
+        api: OmicsApi,
+        clock: Clock,
+        *,
+        jobs: Iterable[Key],
+        deadline: float,
+        timing: Timing,
+        since: Mapping[Key, ActivationJob] | None = None,
+        source_progress: bool = False,
+        batch_threshold: int = BATCH_THRESHOLD,
+        uniform: random.Random | None = None,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self.deadline = deadline
+        self._timing = timing
+        self._source_progress = source_progress
+        self._uniform = (uniform or random.Random()).uniform
+        self._retry = RetryBackoff(timing.retry_initial, timing.retry_max)
+        self._pending: collections.deque[WatchEvent] = collections.deque()
+        self._heaps: list[list[tuple[float, int, int, object]]] = [[] for _ in range(4)]
+        self._seq = itertools.count()
+        self._stores: dict[str, _Store] = {}
+        self._unfinished = 0
+        since = since or {}
+        for store_id, job_id in jobs:
+            store = self._stores.setdefault(store_id, _Store(store_id))
+            seen = since.get((store_id, job_id))
+            store.jobs[job_id] = _Job(store_id, job_id, JobTracker(ACTIVATION_JOB, seen))
+            self._unfinished += 1
+        now = clock.now()
+        for store in self._stores.values():
+            if len(store.jobs) >= batch_threshold:
+                store.batch = True
+                self._push(_SWEEP, now, store, store.version)
+            else:
+                for job in store.jobs.values():
+                    self._schedule_get(job, _POLL, now)
+
+    # -- the iterator -------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[WatchEvent]:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        while not self._pending:
+            if self._unfinished == 0:
+                raise StopAsyncIteration
+            await self._step()
+        return self._pending.popleft()
+
+    async def aclose(self) -> None:
+        """Stop watching; iteration ends at once."""
+        self._pending.clear()
+        self._unfinished = 0
+        for heap in self._heaps:
+            heap.clear()
+
+    @property
+    def last_jobs(self) -> dict[Key, ActivationJob | None]:
+        """The last observation of every job (None if never seen)."""
+        return {
+            (store.id, job.id): job.tracker.last
+            for store in self._stores.values()
+            for job in store.jobs.values()
+        }
+
+    # -- scheduling -----------------------------------------------------------
+
+    def _push(self, priority: int, due: float, target: _Job | _Store, version: int) -> None:
+        heapq.heappush(self._heaps[priority], (due, next(self._seq), version, target))
+
+    def _schedule_get(self, job: _Job, priority: int, due: float) -> None:
+        job.version += 1
+        job.scheduled = priority
+        self._push(priority, due, job, job.version)
+
+    def _schedule_sweep(self, store: _Store, due: float) -> None:
+        store.version += 1
+        self._push(_SWEEP, due, store, store.version)
+
+    def _is_current(self, target: object, version: int) -> bool:
+        if isinstance(target, _Job):
+            return not target.done and target.version == version
+        assert isinstance(target, _Store)
+        return target.batch and target.version == version and bool(target.unfinished())
+
+    def _next_action(self) -> tuple[float, int, _Job | _Store] | None:
+        """The action to run next: the most urgent class with a due action, else the soonest."""
+        now = self._clock.now()
+        soonest: tuple[float, int, _Job | _Store] | None = None
+        for priority, heap in enumerate(self._heaps):
+            while heap and not self._is_current(heap[0][3], heap[0][2]):
+                heapq.heappop(heap)
+            if not heap:
+                continue
+            due, _, _, target = heap[0]
+            assert isinstance(target, _Job | _Store)
+            if due <= now:
+                return due, priority, target
+            if soonest is None or due < soonest[0]:
+                soonest = (due, priority, target)
+        return soonest
+
+    async def _step(self) -> None:
+        action = self._next_action()
+        # A request in flight at the deadline may finish within one min_delay of it.
+        not_after = self.deadline + self._timing.min_delay
+        if action is None or action[0] > not_after:
+            self._time_out_all()
+            return
+        due, priority, target = action
+        wait = due - self._clock.now()
+        if wait > 0:
+            await self._clock.sleep(wait)
+        heapq.heappop(self._heaps[priority])
+        with anyio.move_on_after(not_after - self._clock.now()) as scope:
+            if isinstance(target, _Store):
+                await self._sweep(target, not_after)
+            else:
+                target.scheduled = None
+                await self._get(target, priority, not_after)
+        if scope.cancelled_caught:
+            self._time_out_all()
+
+    # -- outcomes -------------------------------------------------------------
+
+    def _finish(self, job: _Job, error: OmicsWaiterError | None = None) -> None:
+        if job.done:
+            return
+        job.done = True
+        job.version += 1
+        self._unfinished -= 1
+        if error is not None:
+            self._pending.append(
+                JobWatchFailed(
+                    sequence_store_id=job.store, job_id=job.id, error=error, job=job.tracker.last
+                )
+            )
+
+    def _time_out_all(self) -> None:
+        for store in self._stores.values():
+            for job in store.unfinished():
+                self._finish(
+                    job,
+                    WaitTimeoutError(
+                        f"gave up waiting for read set activation job {job.id} in sequence "
+                        f"store {job.store}: the deadline passed",
+                        job_id=job.id,
+                        job=job.tracker.last,
+                    ),
+                )
+
+    def _retry_event(
+        self, store: str, job_id: str | None, exc: Transient | NotFound, attempt: int
+    ) -> float | None:
+        now = self._clock.now()
+        delay = self._retry.delay(attempt, self.deadline - now)
+        if delay is None:
+            return None
+        reason = exc.reason if isinstance(exc, Transient) else "ResourceNotFoundException"
+        logger.info(
+            "%s for %s retrying in %.2fs after %s (attempt %d)",
+            exc.operation,
+            f"job {job_id}" if job_id else f"store {store}",
+            delay,
+            reason,
+            attempt,
+        )
+        self._pending.append(
+            PollRetrying(
+                sequence_store_id=store,
+                job_id=job_id,
+                operation=exc.operation,
+                reason=reason,
+                attempt=attempt,
+                delay=delay,
+            )
+        )
+        return delay
+
+    # -- Get ------------------------------------------------------------------
+
+    async def _get(self, job: _Job, priority: int, not_after: float) -> None:
+        try:
+            observed = await self._api.get_activation_job(job.store, job.id, not_after=not_after)
+        except (Transient, NotFound) as exc:
+            now = self._clock.now()
+            if isinstance(exc, NotFound):
+                if job.not_found_since is None:
+                    job.not_found_since = now
+                if now - job.not_found_since >= self._timing.not_found_grace:
+                    self._finish(
+                        job,
+                        JobNotFoundError(
+                            f"read set activation job {job.id} was not found in sequence "
+                            f"store {job.store}",
+                            job_id=job.id,
+                            sequence_store_id=job.store,
+                            service_message=exc.service_message,
+                            operation=GET_ACTIVATION_JOB,
+                        ),
+                    )
+                    return
+            job.retry_attempt += 1
+            delay = self._retry_event(job.store, job.id, exc, job.retry_attempt)
+            if delay is not None:
+                self._schedule_get(job, priority, now + delay)
+            return
+        except BudgetExhausted:
+            return  # no slot before the deadline: the scheduler times everything out
+        except OmicsWaiterError as exc:
+            self._finish(job, exc)
+            return
+        self._observed(job, observed)
+
+    def _observed(self, job: _Job, observed: ActivationJob) -> None:
+        job.retry_attempt = 0
+        job.not_found_since = None
+        job.creation_time = observed.creation_time
+        events = job.tracker.observe(observed)
+        self._pending.extend(events)
+        unknown = ACTIVATION_JOB.unknown_status(observed)
+        if unknown is not None:
+            self._finish(
+                job,
+                UnexpectedResponseError(
+                    f"the service reported {unknown} for read set activation job {job.id}, "
+                    "which this release of omics-waiter does not know",
+                    job=observed,
+                ),
+            )
+            return
+        if job.tracker.is_terminal:
+            self._finish(job)
+            return
+        store = self._stores[job.store]
+        if store.batch and not self._source_progress:
+            return  # the store's sweeps watch it
+        job.poll_attempt = 1 if events else job.poll_attempt + 1
+        now = self._clock.now()
+        delay = poll_delay(
+            job.poll_attempt,
+            self.deadline - now,
+            self._timing.min_delay,
+            self._timing.max_delay,
+            self._uniform,
+        )
+        if delay is not None:
+            self._schedule_get(job, _PROGRESS if store.batch else _POLL, now + delay)
+
+    # -- List -----------------------------------------------------------------
+
+    async def _sweep(self, store: _Store, not_after: float) -> None:
+        if store.token is None:
+            store.seen.clear()
+            store.changed = False
+        unfinished = store.unfinished()
+        created = [j.creation_time for j in unfinished if j.creation_time is not None]
+        created_after = None
+        if unfinished and len(created) == len(unfinished):
+            # Once every job's creation time is known, older jobs need not be paged through.
+            created_after = min(created) - _CREATED_AFTER_MARGIN
+        try:
+            page, token = await self._api.list_activation_jobs(
+                store.id,
+                created_after=created_after,
+                next_token=store.token,
+                not_after=not_after,
+            )
+        except (Transient, NotFound) as exc:
+            if isinstance(exc, NotFound):
+                # The store itself is not found: every job in it is.
+                for job in unfinished:
+                    self._finish(
+                        job,
+                        JobNotFoundError(
+                            f"sequence store {store.id} of job {job.id} was not found",
+                            job_id=job.id,
+                            sequence_store_id=store.id,
+                            service_message=exc.service_message,
+                            operation=LIST_ACTIVATION_JOBS,
+                        ),
+                    )
+                return
+            store.retry_attempt += 1
+            delay = self._retry_event(store.id, None, exc, store.retry_attempt)
+            if delay is not None:
+                self._schedule_sweep(store, self._clock.now() + delay)
+            return
+        except BudgetExhausted:
+            return
+        except OmicsWaiterError as exc:
+            for job in unfinished:
+                self._finish(job, exc)
+            return
+        store.retry_attempt = 0
+        self._listed(store, page)
+        store.token = token
+        if token is not None and any(j.id not in store.seen for j in store.unfinished()):
+            self._schedule_sweep(store, self._clock.now())  # the next page, at once
+            return
+        store.token = None
+        self._swept(store)
+
+    def _listed(self, store: _Store, page: Iterable[ActivationJobSummary]) -> None:
+        now = self._clock.now()
+        for summary in page:
+            job = store.jobs.get(summary.id)
+            if job is None or job.done:
+                continue
+            store.seen.add(job.id)
+            job.creation_time = summary.creation_time
+            last = job.tracker.last
+            if (last is None or summary.status != last.status) and job.scheduled != _CHANGED:
+                store.changed = True
+                self._schedule_get(job, _CHANGED, now)
+
+    def _swept(self, store: _Store) -> None:
+        now = self._clock.now()
+        unfinished = store.unfinished()
+        for job in unfinished:
+            # Not listed (not visible yet, or not there at all): ask for it by ID,
+            # which applies the not-found grace period.
+            if job.id not in store.seen and job.scheduled is None:
+                store.changed = True
+                self._schedule_get(job, _CHANGED, now)
+        if len(unfinished) < BATCH_THRESHOLD:
+            # Few jobs left: polling them one by one is now cheaper than sweeping.
+            store.batch = False
+            for job in unfinished:
+                if job.scheduled is None:
+                    self._schedule_get(job, _POLL, now + self._timing.min_delay)
+            return
+        store.sweep_attempt = 1 if store.changed else store.sweep_attempt + 1
+        delay = poll_delay(
+            store.sweep_attempt,
+            self.deadline - now,
+            self._timing.min_delay,
+            self._timing.max_delay,
+            self._uniform,
+        )
+        if delay is not None:
+            self._schedule_sweep(store, now + delay)
