@@ -199,6 +199,8 @@ class JobWatch(Generic[JobT, ItemT, EventT]):
         self._not_found_since = None
         events = self._tracker.observe(job)
         self._pending.extend(events)
+        for event in events:
+            logger.debug("%s %s: %r", self._kind.noun, self.job_id, event)
         unknown = self._kind.unknown_status(job)
         if unknown is not None:
             self._fail(

@@ -329,6 +329,8 @@ class ManyJobWatch:
         job.creation_time = observed.creation_time
         events = job.tracker.observe(observed)
         self._pending.extend(events)
+        for event in events:
+            logger.debug("read set activation job %s: %r", job.id, event)
         unknown = ACTIVATION_JOB.unknown_status(observed)
         if unknown is not None:
             self._finish(
