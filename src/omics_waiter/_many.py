@@ -51,7 +51,7 @@ from ._events import (
     WatchEvent,
 )
 from ._kinds import ACTIVATION_JOB
-from ._models import ActivationJob, ActivationJobSummary, ActivationSource
+from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary, ActivationSource
 from ._tracker import JobTracker
 
 __all__ = ["BATCH_THRESHOLD", "ManyJobWatch"]
@@ -63,8 +63,11 @@ BATCH_THRESHOLD = 3
 # List's createdAfter filter is set this far before the oldest watched job, for clock skew.
 _CREATED_AFTER_MARGIN = dt.timedelta(minutes=5)
 
-# Priority classes, most urgent first.
-_SWEEP, _CHANGED, _POLL, _PROGRESS = range(4)
+# Priority classes, most urgent first: List sweeps; Gets of jobs List shows changed (or
+# already terminal); first Gets of jobs List shows unchanged; per-job polls of small
+# stores; read set progress polls. At scale the first sight of thousands of jobs must
+# not delay the Gets that report jobs finishing.
+_SWEEP, _CHANGED, _FIRST, _POLL, _PROGRESS = range(5)
 
 Key = tuple[str, str]
 
@@ -75,6 +78,7 @@ class _Job:
     id: str
     tracker: JobTracker[ActivationJob, ActivationSource, JobStatusChanged | SourceStatusChanged]
     creation_time: dt.datetime | None = None
+    listed: ActivationJobStatus | None = None  # the status List showed before the first Get
     poll_attempt: int = 0
     retry_attempt: int = 0
     not_found_since: float | None = None
@@ -127,7 +131,7 @@ class ManyJobWatch:
         self._uniform = (uniform or random.Random()).uniform
         self._retry = RetryBackoff(timing.retry_initial, timing.retry_max)
         self._pending: collections.deque[WatchEvent] = collections.deque()
-        self._heaps: list[list[tuple[float, int, int, object]]] = [[] for _ in range(4)]
+        self._heaps: list[list[tuple[float, int, int, object]]] = [[] for _ in range(5)]
         self._seq = itertools.count()
         self._stores: dict[str, _Store] = {}
         self._unfinished = 0
@@ -423,9 +427,18 @@ class ManyJobWatch:
             store.seen.add(job.id)
             job.creation_time = summary.creation_time
             last = job.tracker.last
-            if (last is None or summary.status != last.status) and job.scheduled != _CHANGED:
+            if last is not None:
+                if summary.status == last.status:
+                    continue
+                priority = _CHANGED
+            elif summary.status.is_terminal or job.listed not in (None, summary.status):
+                priority = _CHANGED
+            else:
+                priority = _FIRST
+            job.listed = summary.status
+            if job.scheduled is None or priority < job.scheduled:
                 store.changed = True
-                self._schedule_get(job, _CHANGED, now)
+                self._schedule_get(job, priority, now)
 
     def _swept(self, store: _Store) -> None:
         now = self._clock.now()
@@ -435,7 +448,7 @@ class ManyJobWatch:
             # which applies the not-found grace period.
             if job.id not in store.seen and job.scheduled is None:
                 store.changed = True
-                self._schedule_get(job, _CHANGED, now)
+                self._schedule_get(job, _FIRST, now)
         if len(unfinished) < BATCH_THRESHOLD:
             # Few jobs left: polling them one by one is now cheaper than sweeping.
             store.batch = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import logging
@@ -312,7 +313,7 @@ class OmicsWaiter:
                 )
             keys.append((check_id("sequence_store_id", pair[0]), check_id("job_id", pair[1])))
         if len(set(keys)) != len(keys):
-            twice = next(k for k in keys if keys.count(k) > 1)
+            twice = next(k for k, n in collections.Counter(keys).items() if n > 1)
             raise InvalidInputError(
                 f"job {twice[1]} of sequence store {twice[0]} is listed twice", argument="jobs"
             )
