@@ -108,6 +108,8 @@ class ManyJobWatch:
 
     Every job ends with exactly one final event: its terminal `JobStatusChanged`,
     or a `JobWatchFailed` carrying its error. Iteration ends after the last one.
+    A job whose `since` is already terminal had its final event before; it is
+    not polled and yields nothing.
     """
 
     def __init__(
@@ -139,15 +141,21 @@ class ManyJobWatch:
         for store_id, job_id in jobs:
             store = self._stores.setdefault(store_id, _Store(store_id))
             seen = since.get((store_id, job_id))
-            store.jobs[job_id] = _Job(store_id, job_id, JobTracker(ACTIVATION_JOB, seen))
-            self._unfinished += 1
+            job = store.jobs[job_id] = _Job(store_id, job_id, JobTracker(ACTIVATION_JOB, seen))
+            if job.tracker.is_terminal:
+                # Its final event was reported before `since` was taken; it cannot change.
+                job.done = True
+            else:
+                self._unfinished += 1
         now = clock.now()
         for store in self._stores.values():
-            if len(store.jobs) >= batch_threshold:
+            if not store.unfinished():
+                continue
+            if len(store.unfinished()) >= batch_threshold:
                 store.batch = True
                 self._push(_SWEEP, now, store, store.version)
             else:
-                for job in store.jobs.values():
+                for job in store.unfinished():
                     self._schedule_get(job, _POLL, now)
 
     # -- the iterator -------------------------------------------------------

@@ -374,7 +374,8 @@ class OmicsWaiter:
             jobs: ``(sequence_store_id, job_id)`` pairs, without duplicates.
             timeout: Seconds the watch may last (default: the waiter's `timeout`).
             deadline: An aware `datetime` to stop at, instead of `timeout`.
-            since: Jobs seen before: only changes after them are yielded.
+            since: Jobs seen before: only changes after them are yielded (a job
+                already terminal in `since` is not polled and yields nothing).
             source_progress: Also poll unfinished jobs for their read sets' progress,
                 at the backoff's pace and below change detection in priority
                 (costs requests; without it, read set events come when the job's
