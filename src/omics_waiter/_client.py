@@ -170,6 +170,14 @@ def classify(exc: Exception, operation: str) -> Exception:
         return Transient("ReadTimeout", operation)
     if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
         return Transient("ConnectTimeout", operation)
+    if isinstance(exc, botocore.exceptions.HTTPClientError) and not isinstance(
+        exc, botocore.exceptions.ConnectionClosedError
+    ):
+        # Also raised for failures inside the HTTP client itself, such as a call on a
+        # closed client: only a network error underneath is worth retrying.
+        cause = exc.kwargs.get("error")
+        if not isinstance(cause, OSError | aiohttp.ClientError | TimeoutError):
+            return OmicsWaiterError(f"{operation}: the HTTP client failed (is it closed?): {exc}")
     if isinstance(
         exc,
         botocore.exceptions.ConnectionError
