@@ -112,7 +112,16 @@ class JobWatch(Generic[JobT, ItemT, EventT]):
         self._finished = True
         self._error = error
 
-    def _timeout(self) -> WaitTimeoutError:
+    def _timeout(self) -> WaitTimeoutError | JobNotFoundError:
+        if self._not_found_since is not None and self.last_job is None:
+            # Never seen, and still not found when time ran out: say so.
+            return JobNotFoundError(
+                f"{self._kind.noun} {self.job_id} was not found in sequence store "
+                f"{self.sequence_store_id} before the deadline",
+                job_id=self.job_id,
+                sequence_store_id=self.sequence_store_id,
+                operation=self._kind.get_operation,
+            )
         return WaitTimeoutError(
             f"gave up waiting for {self._kind.noun} {self.job_id} "
             f"in sequence store {self.sequence_store_id}: the deadline passed",

@@ -262,6 +262,19 @@ class ManyJobWatch:
     def _time_out_all(self) -> None:
         for store in self._stores.values():
             for job in store.unfinished():
+                if job.not_found_since is not None and job.tracker.last is None:
+                    # Never seen, and still not found when time ran out: say so.
+                    self._finish(
+                        job,
+                        JobNotFoundError(
+                            f"read set activation job {job.id} was not found in sequence "
+                            f"store {job.store} before the deadline",
+                            job_id=job.id,
+                            sequence_store_id=job.store,
+                            operation=GET_ACTIVATION_JOB,
+                        ),
+                    )
+                    continue
                 self._finish(
                     job,
                     WaitTimeoutError(

@@ -151,6 +151,11 @@ class ActivationJobSummary:
     creation_time: dt.datetime
     completion_time: dt.datetime | None = None
 
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job will not change any more."""
+        return self.status.is_terminal
+
 
 # Parsing: the one place raw botocore dicts become values.
 

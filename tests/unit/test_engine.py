@@ -381,3 +381,9 @@ def test_bad_waiter_options_are_refused_when_it_is_built(
     with pytest.raises(InvalidInputError) as info:
         OmicsWaiter(FakeClient([]), **options)  # type: ignore[arg-type]
     assert info.value.argument == argument
+
+
+async def test_a_job_never_found_before_the_deadline_is_reported_as_not_found() -> None:
+    waiter, _, _ = make([client_error("ResourceNotFoundException", 404)], not_found_grace=30.0)
+    with pytest.raises(JobNotFoundError):
+        await waiter.wait_for_activation_job(STORE, JOB, timeout=10.0)

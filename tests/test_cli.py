@@ -1,0 +1,547 @@
+"""``omics-waiter`` as users run it: a real process talking HTTP to an emulator.
+
+The emulator runs in a background thread with its own event loop, so that tests can script
+job timelines (`add_job`) while the command runs as a subprocess with testing credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Coroutine, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+from click.testing import CliRunner
+
+from omics_waiter._cli import main
+from omics_waiter.testing import OmicsEmulator, Step
+
+T = TypeVar("T")
+
+PYTHON_M = [sys.executable, "-m", "omics_waiter"]
+FAST = ["--min-delay", "0.2", "--max-delay", "1"]
+COMMON_KEYS = {
+    "type",
+    "time",
+    "sequence_store_id",
+    "job_id",
+    "status",
+    "previous",
+    "status_message",
+}
+KEYS_BY_TYPE = {
+    "job_started": COMMON_KEYS | {"read_set_ids"},
+    "job_status_changed": COMMON_KEYS
+    | {"total_read_sets", "finished_read_sets", "failed_read_sets"},
+    "source_status_changed": COMMON_KEYS | {"read_set_id"},
+    "poll_retrying": COMMON_KEYS | {"operation", "reason", "attempt", "delay"},
+    "job_wait_failed": COMMON_KEYS | {"error", "error_code", "message"},
+}
+TERMINAL = {"COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"}
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY-omics-waiter-canary"
+
+R1, R2, R3 = "1000000001", "1000000002", "1000000003"
+
+
+class EmulatorThread:
+    """An `OmicsEmulator` served from a thread of its own; jobs are added on its loop."""
+
+    def __init__(self, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.emulator: OmicsEmulator = self._call(self._start(options))
+
+    @staticmethod
+    async def _start(options: dict[str, Any]) -> OmicsEmulator:
+        emulator = OmicsEmulator(**options)
+        await emulator.start()
+        return emulator
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return self.emulator.endpoint_url
+
+    def add_job(self, store: str, read_sets: Sequence[str], timeline: list[Step] | None) -> str:
+        async def add() -> str:
+            return self.emulator.add_job(store, read_sets, timeline=timeline)
+
+        return self._call(add())
+
+    def requests(self) -> int:
+        """Every request the emulator has counted, read from its stats endpoint."""
+        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=5) as response:
+            stats = json.load(response)["requests"]
+        return sum(sum(by_status.values()) for by_status in stats.values())
+
+    def starts(self) -> int:
+        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=5) as response:
+            stats = json.load(response)["requests"]
+        return sum(stats.get("StartReadSetActivationJob", {}).values())
+
+    def close(self) -> None:
+        self._call(self.emulator.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorThread]:
+    emulator = EmulatorThread(seed=5, job_seconds=(0.3, 1.0), failure_rate=0.0)
+    try:
+        yield emulator
+    finally:
+        emulator.close()
+
+
+# Timelines leave the command (a fresh Python process) about a second to start and poll.
+def completed(end: float = 2.0) -> list[Step]:
+    return [
+        Step(at=0.1, status="IN_PROGRESS", sources={R1: "IN_PROGRESS"}),
+        Step(at=end - 0.5, sources={R1: "FINISHED", R2: "FINISHED"}),
+        Step(at=end, status="COMPLETED", status_message="Activation completed."),
+    ]
+
+
+def partially_failed() -> list[Step]:
+    return [
+        Step(at=0.1, status="IN_PROGRESS", sources={R1: "IN_PROGRESS"}),
+        Step(at=1.5, sources={R1: "FINISHED", R2: ("FAILED", "The read set is not ARCHIVED.")}),
+        Step(at=2.0, status="COMPLETED_WITH_FAILURES", status_message="1 read set failed."),
+    ]
+
+
+def failed() -> list[Step]:
+    return [
+        Step(at=0.1, status="IN_PROGRESS"),
+        Step(at=1.5, sources={R1: ("FAILED", "Gone."), R2: ("FAILED", "Gone.")}),
+        Step(at=2.0, status="FAILED", status_message="Every read set failed."),
+    ]
+
+
+def never_ends() -> list[Step]:
+    return [Step(at=0.1, status="IN_PROGRESS", sources={R1: "IN_PROGRESS"})]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines()]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+    done = subprocess.run(
+        [sys.executable, "-m", "omics_waiter", *args],
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def cli_together(*commands: Sequence[str], env: dict[str, str] | None = None) -> list[Run]:
+    """Run several commands at once (most of their time is spent waiting on jobs)."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "omics_waiter", *command],
+            env=env or cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    runs = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=60)
+        runs.append(Run(process.returncode, stdout, stderr))
+    return runs
+
+
+def assert_one_clean_error_line(run: Run) -> None:
+    assert "Traceback" not in run.stderr
+    assert run.stderr.count("\n") >= 1
+    assert all(line.startswith("omics-waiter: error: ") for line in run.stderr.splitlines())
+
+
+def check_schema(lines: list[dict[str, Any]]) -> None:
+    """Every line has exactly the keys of its type; per job, the final event comes last."""
+    for line in lines:
+        assert set(line) == KEYS_BY_TYPE[line["type"]], line
+    jobs = {line["job_id"] for line in lines if line["job_id"] is not None}
+    for job_id in jobs:
+        own = [line for line in lines if line["job_id"] == job_id]
+        final = [
+            i
+            for i, line in enumerate(own)
+            if line["type"] == "job_wait_failed"
+            or (line["type"] == "job_status_changed" and line["status"] in TERMINAL)
+        ]
+        assert final == [len(own) - 1], own
+
+
+def run_in_pty(args: Sequence[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    """Run a command on a pseudo-terminal (so rich sees a terminal); return code and output."""
+    main_fd, child_fd = pty.openpty()
+    process = subprocess.Popen(
+        list(args), stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env, close_fds=True
+    )
+    os.close(child_fd)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main_fd], [], [], 0.5)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(main_fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            output += data
+        code = process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main_fd)
+    return code, output.decode(errors="replace")
+
+
+# -- wait ------------------------------------------------------------------------------------
+
+
+def test_wait_for_a_completed_job_exits_0_with_json_lines(emu: EmulatorThread) -> None:
+    store = "2000000001"
+    job_id = emu.add_job(store, [R1, R2], completed(end=3.0))  # seen IN_PROGRESS first
+    run = cli("wait", "-s", store, "-j", job_id, "--endpoint-url", emu.url, *FAST)
+    assert run.code == 0, run.stderr
+    lines = run.lines
+    check_schema(lines)
+    job_events = [line for line in lines if line["type"] == "job_status_changed"]
+    assert job_events[0]["previous"] is None
+    assert [line["status"] for line in job_events] == ["IN_PROGRESS", "COMPLETED"]
+    assert job_events[1]["previous"] == "IN_PROGRESS"
+    assert lines[-1]["status"] == "COMPLETED"
+    assert lines[-1]["finished_read_sets"] == 2
+    sources = [line for line in lines if line["type"] == "source_status_changed"]
+    assert {line["read_set_id"] for line in sources} == {R1, R2}
+    assert run.stderr == ""
+
+
+def test_wait_for_a_failed_or_partially_failed_job_exits_1(emu: EmulatorThread) -> None:
+    store = "2000000002"
+    jobs = [emu.add_job(store, [R1, R2], timeline()) for timeline in (failed, partially_failed)]
+    quiet = emu.add_job(store, [R1, R2], partially_failed())
+    *runs, quiet_run = cli_together(
+        *(["wait", "-s", store, "-j", job_id, "--endpoint-url", emu.url, *FAST] for job_id in jobs),
+        ["wait", "-s", store, "-j", quiet, "--endpoint-url", emu.url, "--quiet", *FAST],
+    )
+    for run, status in zip(runs, ["FAILED", "COMPLETED_WITH_FAILURES"], strict=True):
+        assert run.code == 1, run.stderr
+        check_schema(run.lines)
+        assert run.lines[-1]["status"] == status
+    # --quiet: only the final event.
+    assert quiet_run.code == 1
+    [line] = quiet_run.lines
+    assert line["type"] == "job_status_changed"
+    assert line["status"] == "COMPLETED_WITH_FAILURES"
+    assert line["failed_read_sets"] == 1
+
+
+def test_wait_for_many_jobs_gives_each_job_its_final_event_last(emu: EmulatorThread) -> None:
+    store = "2000000004"
+    ok = emu.add_job(store, [R1, R2], completed())
+    partial = emu.add_job(store, [R1, R2], partially_failed())
+    bad = emu.add_job(store, [R1, R2], failed())
+    run = cli(
+        "wait", "-s", store, "-j", ok, "-j", partial, "-j", bad, "--endpoint-url", emu.url, *FAST
+    )
+    assert run.code == 1, run.stderr
+    lines = run.lines
+    check_schema(lines)
+    finals = {
+        line["job_id"]: line["status"]
+        for line in lines
+        if line["type"] == "job_status_changed" and line["status"] in TERMINAL
+    }
+    assert finals == {ok: "COMPLETED", partial: "COMPLETED_WITH_FAILURES", bad: "FAILED"}
+
+
+def test_wait_past_the_timeout_exits_3_even_when_another_job_failed(emu: EmulatorThread) -> None:
+    store = "2000000005"
+    stuck = emu.add_job(store, [R1], never_ends())
+    bad = emu.add_job(store, [R1, R2], failed())
+    base = ["wait", "-s", store, "--endpoint-url", emu.url, *FAST]
+    alone, mixed = cli_together(
+        [*base, "-j", stuck, "--timeout", "1"], [*base, "-j", bad, "-j", stuck, "--timeout", "2.5"]
+    )
+    assert alone.code == 3
+    check_schema(alone.lines)
+    last = alone.lines[-1]
+    assert last["type"] == "job_wait_failed"
+    assert last["error"] == "WaitTimeoutError"
+    assert last["status"] == "IN_PROGRESS"  # the last job seen
+    assert_one_clean_error_line(alone)
+    assert mixed.code == 3  # an unknown outcome outranks a known failure
+    check_schema(mixed.lines)
+    assert {line["status"] for line in mixed.lines if line["job_id"] == bad} >= {"FAILED"}
+
+
+# -- errors, secrets, interruption -------------------------------------------------------
+
+
+def test_refused_credentials_exit_4_and_the_secret_is_never_printed(emu: EmulatorThread) -> None:
+    commands = [
+        ["wait", "-s", "2000000007", "-j", "3000000000"],
+        ["wait", "-s", "2000000007", "-j", "3000000000", "-j", "3000000001"],
+        ["list", "-s", "2000000007"],
+        ["activate", "-s", "2000000007", "-r", R1],
+    ]
+    env = cli_env(AWS_SECRET_ACCESS_KEY=SECRET)
+    runs = cli_together(*([*c, "--endpoint-url", emu.url, *FAST] for c in commands), env=env)
+    for command, run in zip(commands, runs, strict=True):
+        assert run.code == 4, command
+        assert_one_clean_error_line(run)
+        assert "InvalidSignatureException" in run.stderr
+        assert SECRET not in run.stdout + run.stderr
+        assert SECRET.split("/")[-1] not in run.stdout + run.stderr
+
+
+def test_secret_stays_hidden_on_a_terminal_and_with_bad_input(emu: EmulatorThread) -> None:
+    env = cli_env(AWS_SECRET_ACCESS_KEY=SECRET, TERM="xterm", COLUMNS="100")
+    args = [sys.executable, "-m", "omics_waiter"]
+    code, output = run_in_pty(
+        [*args, "wait", "-s", "2000000007", "-j", "3000000000", "--endpoint-url", emu.url], env
+    )
+    assert code == 4
+    bad = CliRunner().invoke(main, ["wait", "-s", "nope", "-j", "3000000000"], env=env)
+    assert bad.exit_code == 2
+    assert SECRET not in output + bad.stdout + bad.stderr
+
+
+def test_no_region_is_invalid_input(emu: EmulatorThread) -> None:
+    env: dict[str, str | None] = {**cli_env(), "AWS_DEFAULT_REGION": None, "AWS_REGION": None}
+    args = ["list", "-s", "2000000007", "--endpoint-url", emu.url]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 2
+    assert "--region" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_sigint_exits_130_without_a_traceback(emu: EmulatorThread) -> None:
+    store = "2000000008"
+    job_id = emu.add_job(store, [R1], never_ends())
+    process = subprocess.Popen(
+        [*PYTHON_M, "wait", "-s", store, "-j", job_id, "--endpoint-url", emu.url, *FAST],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        assert first["job_id"] == job_id
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert stderr == "omics-waiter: error: interrupted; the jobs keep running\n"
+
+
+BAD_INPUT = [
+    ["wait", "-s", "12345", "-j", "3000000000"],
+    ["wait", "-s", "2000000009", "-j", "not-a-job"],
+    ["wait", "-s", "2000000009", "-j", "3000000000", "--min-delay", "5", "--max-delay", "1"],
+    ["wait", "-s", "2000000009", "-j", "3000000000", "--timeout", "-1"],
+    ["wait", "-s", "2000000009", "-j", "3000000000", "--timeout", "nan"],
+    ["wait", "-s", "2000000009", "-j", "3000000000", "--max-tps", "0"],
+    ["wait", "-s", "2000000009"],
+    ["activate", "-s", "2000000009", "-r", R1, "-r", R1],
+    ["activate", "-s", "2000000009", "-r", R1, "--client-token", "x" * 128],
+    ["activate", "-s", "2000000009", "-r", "1"],
+    ["list", "-s", "2000000009", "--status", "BOGUS"],
+    ["list", "-s", "2000000009", "--limit", "0"],
+    ["demo", "--jobs", "0"],
+    ["demo", "--job-seconds", "3"],
+]
+
+
+@pytest.mark.parametrize("args", BAD_INPUT, ids=lambda args: " ".join(args)[:60])
+def test_bad_input_exits_2_before_any_request(emu: EmulatorThread, args: list[str]) -> None:
+    before = emu.requests()
+    # In-process: the command validates before it connects, so no event loop is shared.
+    endpoint = [] if args[0] == "demo" else ["--endpoint-url", emu.url]
+    result = CliRunner().invoke(main, [*args, *endpoint], env=cli_env())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert emu.requests() == before
+
+
+# -- activate ----------------------------------------------------------------------------
+
+
+def test_activate_splits_read_sets_into_jobs_of_20_and_a_rerun_starts_no_more(
+    emu: EmulatorThread,
+) -> None:
+    store = "2000000010"
+    read_sets = [str(4000000000 + i) for i in range(45)]
+    args = ["activate", "-s", store, "--endpoint-url", emu.url, *FAST]
+    for read_set in read_sets:
+        args += ["-r", read_set]
+    starts = emu.starts()
+    first = cli(*args)
+    assert first.code == 0, first.stderr
+    check_schema(first.lines)
+    started = [line for line in first.lines if line["type"] == "job_started"]
+    assert [line["read_set_ids"] for line in started] == [
+        read_sets[:20],
+        read_sets[20:40],
+        read_sets[40:],
+    ]
+    assert emu.starts() - starts == 3
+    again = cli(*args, "--quiet")
+    assert again.code == 0
+    assert [line["job_id"] for line in again.lines] == [line["job_id"] for line in started]
+
+
+def test_activate_with_a_client_token_reuses_its_job_and_refuses_other_read_sets(
+    emu: EmulatorThread,
+) -> None:
+    store = "2000000011"
+    base = ["activate", "-s", store, "--client-token", "batch-7", "--endpoint-url", emu.url]
+    first = cli(*base, "-r", R1, "-r", R2, "--quiet", *FAST)
+    again, other = cli_together(
+        [*base, "-r", R1, "-r", R2, "--quiet", *FAST], [*base, "-r", R3, "--quiet", *FAST]
+    )
+    assert first.code == again.code == 0
+    assert first.lines[0]["job_id"] == again.lines[0]["job_id"]
+    assert other.code == 2  # the service's ValidationException: the token names another job
+    assert_one_clean_error_line(other)
+
+
+# -- list --------------------------------------------------------------------------------
+
+
+def test_list_prints_one_json_object_per_job_and_filters_by_status(emu: EmulatorThread) -> None:
+    store = "2000000013"
+    done = emu.add_job(store, [R1, R2], [Step(at=0.0, status="COMPLETED")])
+    stuck = emu.add_job(store, [R1], never_ends())
+    run = cli("list", "-s", store, "--endpoint-url", emu.url, "--json")
+    assert run.code == 0
+    assert [line["job_id"] for line in run.lines] == [stuck, done]  # newest first
+    assert set(run.lines[0]) == {
+        "type",
+        "sequence_store_id",
+        "job_id",
+        "status",
+        "creation_time",
+        "completion_time",
+    }
+    only = cli("list", "-s", store, "--endpoint-url", emu.url, "--status", "completed", "--quiet")
+    assert only.code == 0
+    assert only.stdout.split() == [done]
+
+
+def test_list_shows_a_table_on_a_terminal(emu: EmulatorThread) -> None:
+    store = "2000000014"
+    job_id = emu.add_job(store, [R1], [Step(at=0.0, status="COMPLETED")])
+    code, output = run_in_pty(
+        [sys.executable, "-m", "omics_waiter", "list", "-s", store, "--endpoint-url", emu.url],
+        cli_env(TERM="xterm", COLUMNS="120"),
+    )
+    assert code == 0
+    assert f"sequence store {store}" in output
+    assert job_id in output
+    assert "{" not in output
+
+
+# -- demo --------------------------------------------------------------------------------
+
+
+def test_demo_runs_to_the_end_with_the_live_display_and_a_summary() -> None:
+    code, output = run_in_pty(
+        [*PYTHON_M, "demo", "--jobs", "3", "--job-seconds", "0.3:1", "--failure-rate", "0.5"],
+        cli_env(TERM="xterm", COLUMNS="120"),
+    )
+    assert code == 0, output  # failed read sets are part of the show
+    assert "Embedded HealthOmics emulator at http://127.0.0.1:" in output
+    assert "Read set activation jobs" in output  # the live table
+    assert "Summary" in output
+    assert "Failed read sets" in output
+    assert "3 jobs:" in output
+    assert "would exit 1" in output
+    assert "Traceback" not in output
+
+
+def test_demo_off_a_terminal_prints_json_lines() -> None:
+    run = cli("demo", "--jobs", "3", "--job-seconds", "0.3:1", "--seed", "1")
+    assert run.code == 0, run.stderr
+    lines = run.lines
+    check_schema(lines)
+    assert sum(line["type"] == "job_started" for line in lines) == 3
+
+
+# -- help ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["wait", "activate", "list", "demo", "emulator"])
+def test_every_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: main " + command in result.output or "Usage: " in result.output
+    if command in ("wait", "activate", "list"):
+        for option in ("--region", "--profile", "--endpoint-url", "--timeout", "--json"):
+            assert option in result.output
+
+
+def test_top_level_help_lists_commands_and_exit_codes() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for word in ("wait", "activate", "list", "demo", "emulator", "130"):
+        assert word in result.output
