@@ -27,7 +27,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
 def ensure_env(extra: str) -> None:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - a clear message for an old interpreter
         sys.exit(f"omics-waiter needs Python 3.10 or newer, this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         print(f"creating {VENV}", flush=True)
@@ -57,9 +57,10 @@ def main(argv: list[str]) -> int:
         return run(PYTHON, "-m", "pytest", *rest)
     if job == "check":
         ensure_env("dev")
+        paths = ["src", "tests", "examples", "benchmarks", "tasks.py"]
         for cmd in (
-            [BIN / "ruff", "check", "src", "tests", "examples", "benchmarks", "tasks.py"],
-            [BIN / "ruff", "format", "--check", "src", "tests", "examples", "benchmarks", "tasks.py"],
+            [BIN / "ruff", "check", *paths],
+            [BIN / "ruff", "format", "--check", *paths],
             [PYTHON, "-m", "mypy", "--strict", "src"],
         ):
             if code := run(*cmd):
