@@ -63,11 +63,17 @@ BATCH_THRESHOLD = 3
 # List's createdAfter filter is set this far before the oldest watched job, for clock skew.
 _CREATED_AFTER_MARGIN = dt.timedelta(minutes=5)
 
+# Workers: one for List (sweeps are sequential per store anyway), several for Get so
+# that the Get budget is used even when each response takes a while to come back.
+_GET_WORKERS = 4
+
 # Priority classes, most urgent first: List sweeps; Gets of jobs List shows changed (or
 # already terminal); first Gets of jobs List shows unchanged; per-job polls of small
 # stores; read set progress polls. At scale the first sight of thousands of jobs must
 # not delay the Gets that report jobs finishing.
 _SWEEP, _CHANGED, _FIRST, _POLL, _PROGRESS = range(5)
+_LIST_LANE = range(_SWEEP, _SWEEP + 1)
+_GET_LANE = range(_CHANGED, _PROGRESS + 1)
 
 Key = tuple[str, str]
 
@@ -84,6 +90,8 @@ class _Job:
     not_found_since: float | None = None
     version: int = 0  # bumped whenever the job is (re)scheduled: older heap entries are stale
     scheduled: int | None = None  # the priority class of its pending Get, if any
+    in_flight: bool = False  # a Get of it is under way: another must wait (order of results)
+    rerun: int | None = None  # the priority class of a Get asked for while one was in flight
     done: bool = False
 
 
@@ -98,6 +106,7 @@ class _Store:
     seen: set[str] = field(default_factory=set)
     changed: bool = False
     version: int = 0
+    open: int = 0  # how many of its jobs are unfinished
 
     def unfinished(self) -> list[_Job]:
         return [job for job in self.jobs.values() if not job.done]
@@ -122,6 +131,7 @@ class ManyJobWatch:
         timing: Timing,
         since: Mapping[Key, ActivationJob] | None = None,
         source_progress: bool = False,
+        final_only: bool = False,
         batch_threshold: int = BATCH_THRESHOLD,
         uniform: random.Random | None = None,
     ) -> None:
@@ -130,6 +140,7 @@ class ManyJobWatch:
         self.deadline = deadline
         self._timing = timing
         self._source_progress = source_progress
+        self._final_only = final_only
         self._uniform = (uniform or random.Random()).uniform
         self._retry = RetryBackoff(timing.retry_initial, timing.retry_max)
         self._pending: collections.deque[WatchEvent] = collections.deque()
@@ -137,6 +148,8 @@ class ManyJobWatch:
         self._seq = itertools.count()
         self._stores: dict[str, _Store] = {}
         self._unfinished = 0
+        self._in_flight = 0
+        self._sleepers: set[anyio.CancelScope] = set()
         since = since or {}
         for store_id, job_id in jobs:
             store = self._stores.setdefault(store_id, _Store(store_id))
@@ -147,11 +160,12 @@ class ManyJobWatch:
                 job.done = True
             else:
                 self._unfinished += 1
+                store.open += 1
         now = clock.now()
         for store in self._stores.values():
-            if not store.unfinished():
+            if not store.open:
                 continue
-            if len(store.unfinished()) >= batch_threshold:
+            if store.open >= batch_threshold:
                 store.batch = True
                 self._push(_SWEEP, now, store, store.version)
             else:
@@ -190,8 +204,19 @@ class ManyJobWatch:
 
     def _push(self, priority: int, due: float, target: _Job | _Store, version: int) -> None:
         heapq.heappush(self._heaps[priority], (due, next(self._seq), version, target))
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake the idle workers, to look again at what is due (or to return events)."""
+        for scope in self._sleepers:
+            scope.cancel()
+        self._sleepers.clear()
 
     def _schedule_get(self, job: _Job, priority: int, due: float) -> None:
+        if job.in_flight:
+            # Two Gets of one job in flight could answer out of order; run it after.
+            job.rerun = priority if job.rerun is None else min(job.rerun, priority)
+            return
         job.version += 1
         job.scheduled = priority
         self._push(priority, due, job, job.version)
@@ -204,13 +229,14 @@ class ManyJobWatch:
         if isinstance(target, _Job):
             return not target.done and target.version == version
         assert isinstance(target, _Store)
-        return target.batch and target.version == version and bool(target.unfinished())
+        return target.batch and target.version == version and target.open > 0
 
-    def _next_action(self) -> tuple[float, int, _Job | _Store] | None:
-        """The action to run next: the most urgent class with a due action, else the soonest."""
+    def _next_action(self, classes: range) -> tuple[float, int, _Job | _Store] | None:
+        """A lane's next action: its most urgent class with a due action, else the soonest."""
         now = self._clock.now()
         soonest: tuple[float, int, _Job | _Store] | None = None
-        for priority, heap in enumerate(self._heaps):
+        for priority in classes:
+            heap = self._heaps[priority]
             while heap and not self._is_current(heap[0][3], heap[0][2]):
                 heapq.heappop(heap)
             if not heap:
@@ -224,25 +250,57 @@ class ManyJobWatch:
         return soonest
 
     async def _step(self) -> None:
-        action = self._next_action()
+        """Run the lanes until some events are ready: List and Get have separate budgets,
+        so one List worker and several Get workers run side by side. The task group
+        lives within this call; results of requests in flight are never dropped."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._worker, _LIST_LANE)
+            for _ in range(_GET_WORKERS):
+                tg.start_soon(self._worker, _GET_LANE)
+
+    async def _worker(self, lane: range) -> None:
         # A request in flight at the deadline may finish within one min_delay of it.
         not_after = self.deadline + self._timing.min_delay
-        if action is None or action[0] > not_after:
-            self._time_out_all()
-            return
-        due, priority, target = action
-        wait = due - self._clock.now()
-        if wait > 0:
-            await self._clock.sleep(wait)
-        heapq.heappop(self._heaps[priority])
-        with anyio.move_on_after(not_after - self._clock.now()) as scope:
-            if isinstance(target, _Store):
-                await self._sweep(target, not_after)
+        while not self._pending and self._unfinished:
+            action = self._next_action(lane)
+            if action is None or action[0] > not_after:
+                if self._in_flight == 0 and self._nothing_due_before(not_after):
+                    self._time_out_all()
+                    self._wake()
+                    return
+                await self._sleep_until(None)  # until another worker schedules something
+                continue
+            due, priority, target = action
+            if due > self._clock.now():
+                await self._sleep_until(due)
+                continue  # look again: something more urgent may have come
+            heapq.heappop(self._heaps[priority])
+            self._in_flight += 1
+            try:
+                with anyio.move_on_after(not_after - self._clock.now()) as scope:
+                    if isinstance(target, _Store):
+                        await self._sweep(target, not_after)
+                    else:
+                        await self._get(target, priority, not_after)
+            finally:
+                self._in_flight -= 1
+            if scope.cancelled_caught:
+                self._time_out_all()
+            if self._pending or not self._unfinished:
+                self._wake()
+
+    def _nothing_due_before(self, not_after: float) -> bool:
+        action = self._next_action(range(len(self._heaps)))
+        return action is None or action[0] > not_after
+
+    async def _sleep_until(self, due: float | None) -> None:
+        with anyio.CancelScope() as scope:
+            self._sleepers.add(scope)
+            if due is None:
+                await anyio.sleep_forever()
             else:
-                target.scheduled = None
-                await self._get(target, priority, not_after)
-        if scope.cancelled_caught:
-            self._time_out_all()
+                await self._clock.sleep(due - self._clock.now())
+        self._sleepers.discard(scope)
 
     # -- outcomes -------------------------------------------------------------
 
@@ -252,6 +310,7 @@ class ManyJobWatch:
         job.done = True
         job.version += 1
         self._unfinished -= 1
+        self._stores[job.store].open -= 1
         if error is not None:
             self._pending.append(
                 JobWatchFailed(
@@ -316,6 +375,17 @@ class ManyJobWatch:
     # -- Get ------------------------------------------------------------------
 
     async def _get(self, job: _Job, priority: int, not_after: float) -> None:
+        job.scheduled = None
+        job.in_flight = True
+        try:
+            await self._get_once(job, priority, not_after)
+        finally:
+            job.in_flight = False
+            rerun, job.rerun = job.rerun, None
+            if rerun is not None and not job.done and job.scheduled is None:
+                self._schedule_get(job, rerun, self._clock.now())
+
+    async def _get_once(self, job: _Job, priority: int, not_after: float) -> None:
         try:
             observed = await self._api.get_activation_job(job.store, job.id, not_after=not_after)
         except (Transient, NotFound) as exc:
@@ -452,6 +522,8 @@ class ManyJobWatch:
                 if summary.status == last.status:
                     continue
                 priority = _CHANGED
+            elif self._final_only and not summary.status.is_terminal:
+                continue  # only the final state is wanted: no Get until it is terminal
             elif summary.status.is_terminal or job.listed not in (None, summary.status):
                 priority = _CHANGED
             else:
@@ -470,7 +542,7 @@ class ManyJobWatch:
             if job.id not in store.seen and job.scheduled is None:
                 store.changed = True
                 self._schedule_get(job, _FIRST, now)
-        if len(unfinished) < BATCH_THRESHOLD:
+        if store.open < BATCH_THRESHOLD:
             # Few jobs left: polling them one by one is now cheaper than sweeping.
             store.batch = False
             for job in unfinished:

@@ -299,6 +299,7 @@ class OmicsWaiter:
         source_progress: object,
         min_delay: object,
         max_delay: object,
+        final_only: bool = False,
     ) -> ManyJobWatch:
         if isinstance(jobs, str | bytes) or not isinstance(jobs, Iterable):
             raise InvalidInputError(
@@ -348,6 +349,7 @@ class OmicsWaiter:
             timing=timing,
             since=seen,
             source_progress=source_progress,
+            final_only=final_only,
         )
 
     def watch_activation_jobs(
@@ -437,6 +439,8 @@ class OmicsWaiter:
             source_progress=False,
             min_delay=min_delay,
             max_delay=max_delay,
+            # Only outcomes are wanted: a job is fetched once List shows it terminal.
+            final_only=True,
         )
         failures: dict[tuple[str, str], OmicsWaiterError] = {}
         async for event in watch:
