@@ -109,6 +109,10 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, botocore.exceptions.NoRegionError):
         return "no AWS Region: give --region, or set AWS_DEFAULT_REGION or a profile's region"
     text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, InvalidInputError) and error.argument in ("region_name", "profile_name"):
+        # The library names its arguments; here they are options.
+        option = "--region" if error.argument == "region_name" else "--profile"
+        text = text.replace(error.argument, option)
     if isinstance(error, OmicsWaiterError):
         return text
     return f"{type(error).__name__}: {text}"

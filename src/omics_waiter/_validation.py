@@ -40,7 +40,10 @@ def check_seconds(
         raise InvalidInputError(
             f"{name} must be a number of seconds, not {type(value).__name__}", argument=name
         )
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:
+        raise InvalidInputError(f"{name} is too large: {value!r}", argument=name) from None
     low = "zero or more" if allow_zero else "more than zero"
     if math.isnan(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         raise InvalidInputError(f"{name} must be {low} seconds, got {value!r}", argument=name)
@@ -56,12 +59,16 @@ def check_rate(name: str, value: object) -> float:
             f"{name} must be a number of requests per second, not {type(value).__name__}",
             argument=name,
         )
-    if not (math.isfinite(value) and value > 0):
+    try:
+        rate = float(value)
+    except OverflowError:
+        raise InvalidInputError(f"{name} is too large: {value!r}", argument=name) from None
+    if not (math.isfinite(rate) and rate > 0):
         raise InvalidInputError(
             f"{name} must be a finite number of requests per second above zero, got {value!r}",
             argument=name,
         )
-    return float(value)
+    return rate
 
 
 def check_deadline(value: object, *, now: dt.datetime | None = None) -> float:

@@ -6,6 +6,7 @@ import collections
 import contextlib
 import functools
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -62,12 +63,14 @@ class EventStream(Protocol):
         ...
 
 
-def _timing(min_delay: object, max_delay: object, not_found_grace: object) -> Timing:
+def _timing(
+    min_delay: object, max_delay: object, not_found_grace: object, *, blame: str = "min_delay"
+) -> Timing:
     low = check_seconds("min_delay", min_delay)
     high = check_seconds("max_delay", max_delay)
     if low > high:
         raise InvalidInputError(
-            f"min_delay ({low:g}s) must not exceed max_delay ({high:g}s)", argument="min_delay"
+            f"min_delay ({low:g}s) must not exceed max_delay ({high:g}s)", argument=blame
         )
     return Timing(
         min_delay=low,
@@ -176,6 +179,7 @@ class OmicsWaiter:
             **options: `OmicsWaiter` options.
         """
         import aiobotocore.session
+        import botocore.exceptions
         from aiobotocore.config import AioConfig
 
         check_seconds("connect_timeout", connect_timeout)
@@ -188,6 +192,13 @@ class OmicsWaiter:
             options.get("max_delay", DEFAULT_MAX_DELAY),
             options.get("not_found_grace", DEFAULT_NOT_FOUND_GRACE),
         )
+        if endpoint_url is not None:
+            parts = urllib.parse.urlsplit(str(endpoint_url))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidInputError(
+                    f"endpoint_url must be an http:// or https:// URL, got {endpoint_url!r}",
+                    argument="endpoint_url",
+                )
         session = aiobotocore.session.AioSession(profile=profile_name)
         config = AioConfig(
             retries={"mode": "standard", "total_max_attempts": 1},
@@ -195,15 +206,35 @@ class OmicsWaiter:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
-        async with session.create_client(
-            "omics",
-            region_name=region_name,
-            endpoint_url=endpoint_url,
-            aws_access_key_id=aws_access_key_id,
-            aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token,
-            config=config,
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                client = await stack.enter_async_context(
+                    session.create_client(
+                        "omics",
+                        region_name=region_name,
+                        endpoint_url=endpoint_url,
+                        aws_access_key_id=aws_access_key_id,
+                        aws_secret_access_key=aws_secret_access_key,
+                        aws_session_token=aws_session_token,
+                        config=config,
+                    )
+                )
+            except botocore.exceptions.ProfileNotFound:
+                raise InvalidInputError(
+                    f"profile_name: no AWS profile named {profile_name!r}",
+                    argument="profile_name",
+                ) from None
+            except botocore.exceptions.NoRegionError:
+                raise InvalidInputError(
+                    "no AWS Region: give region_name, or set AWS_DEFAULT_REGION or a profile's "
+                    "region",
+                    argument="region_name",
+                ) from None
+            except botocore.exceptions.InvalidRegionError:
+                raise InvalidInputError(
+                    f"region_name must be an AWS Region such as 'us-east-1', got {region_name!r}",
+                    argument="region_name",
+                ) from None
             yield cls(client, **options)
 
     def _watch(
@@ -324,6 +355,8 @@ class OmicsWaiter:
             raise InvalidInputError(
                 "source_progress must be True or False", argument="source_progress"
             )
+        if since is None:
+            since = ()
         if isinstance(since, ActivationJob) or not isinstance(since, Iterable):
             raise InvalidInputError("since must be an iterable of ActivationJob", argument="since")
         seen: dict[tuple[str, str], ActivationJob] = {}
@@ -358,7 +391,7 @@ class OmicsWaiter:
         *,
         timeout: float | None = None,
         deadline: Any = None,
-        since: Iterable[ActivationJob] = (),
+        since: Iterable[ActivationJob] | None = None,
         source_progress: bool = False,
         min_delay: float | None = None,
         max_delay: float | None = None,
@@ -469,6 +502,8 @@ class OmicsWaiter:
             timing.min_delay if min_delay is None else min_delay,
             timing.max_delay if max_delay is None else max_delay,
             timing.not_found_grace,
+            # The override that breaks min_delay <= max_delay is the one to name.
+            blame="min_delay" if min_delay is not None else "max_delay",
         )
 
     async def start_activation_job(
