@@ -308,8 +308,3 @@ class OmicsApi:
         if not isinstance(raw, Mapping):
             raise UnexpectedResponseError(f"{START_ACTIVATION_JOB} returned {type(raw).__name__}")
         return parse_summary(raw)
-
-
-def is_fatal(exc: BaseException) -> bool:
-    """Whether `exc` is an error of ours that ends a wait."""
-    return isinstance(exc, OmicsWaiterError)

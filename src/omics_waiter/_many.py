@@ -20,6 +20,7 @@ import datetime as dt
 import heapq
 import itertools
 import logging
+import math
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,20 +61,31 @@ logger = logging.getLogger("omics_waiter")
 
 #: A store with at least this many unfinished watched jobs is swept with List.
 BATCH_THRESHOLD = 3
-# List's createdAfter filter is set this far before the oldest watched job, for clock skew.
-_CREATED_AFTER_MARGIN = dt.timedelta(minutes=5)
+# createdAfter is set this far before the oldest unfinished job: both times are the
+# service's own, so this covers only rounding of the filter and inclusive bounds.
+_CREATED_AFTER_MARGIN = dt.timedelta(seconds=1)
 
-# Workers: one for List (sweeps are sequential per store anyway), several for Get so
-# that the Get budget is used even when each response takes a while to come back.
-_GET_WORKERS = 4
+# Workers: one for List (sweeps are sequential per store anyway), and enough for Get
+# that the Get budget is used even when each response takes _EXPECTED_RTT to come back
+# (more would only hold reserved budget slots, delaying the delivery of events).
+_EXPECTED_RTT = 0.1
+_MAX_GET_WORKERS = 16
+# Events wait at most this long for the lanes to go idle before they are handed out.
+_FLUSH_AFTER = 0.05
 
-# Priority classes, most urgent first: List sweeps; Gets of jobs List shows changed (or
-# already terminal); first Gets of jobs List shows unchanged; per-job polls of small
-# stores; read set progress polls. At scale the first sight of thousands of jobs must
-# not delay the Gets that report jobs finishing.
-_SWEEP, _CHANGED, _FIRST, _POLL, _PROGRESS = range(5)
+# Priority classes, most urgent first: List sweeps; Gets of jobs List shows finished;
+# Gets of jobs List shows otherwise changed; first Gets of jobs List shows unchanged;
+# per-job polls of small stores; read set progress polls. Finishing is what waits are
+# for, and at scale the first sight of thousands of jobs must not delay it.
+_SWEEP, _FINAL, _CHANGED, _FIRST, _POLL, _PROGRESS = range(6)
 _LIST_LANE = range(_SWEEP, _SWEEP + 1)
-_GET_LANE = range(_CHANGED, _PROGRESS + 1)
+_GET_LANE = range(_FINAL, _PROGRESS + 1)
+
+# A sweep reports on up to 100 jobs a request, so it may run this many times as often
+# as a single wait polls (min_delay / 10 after a change), while using no more than
+# _SWEEP_SHARE of the List budget.
+_SWEEP_SPEEDUP = 10.0
+_SWEEP_SHARE = 0.5
 
 Key = tuple[str, str]
 
@@ -103,8 +115,10 @@ class _Store:
     sweep_attempt: int = 0
     retry_attempt: int = 0
     token: str | None = None
-    seen: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)  # unfinished jobs listed in this round
+    created_after: dt.datetime | None = None  # this round's createdAfter filter
     changed: bool = False
+    pages: int = 0  # pages in the current sweep round
     version: int = 0
     open: int = 0  # how many of its jobs are unfinished
 
@@ -144,12 +158,15 @@ class ManyJobWatch:
         self._uniform = (uniform or random.Random()).uniform
         self._retry = RetryBackoff(timing.retry_initial, timing.retry_max)
         self._pending: collections.deque[WatchEvent] = collections.deque()
-        self._heaps: list[list[tuple[float, int, int, object]]] = [[] for _ in range(5)]
+        self._heaps: list[list[tuple[float, int, int, object]]] = [[] for _ in range(6)]
         self._seq = itertools.count()
         self._stores: dict[str, _Store] = {}
         self._unfinished = 0
         self._in_flight = 0
         self._sleepers: set[anyio.CancelScope] = set()
+        self._pending_since: float | None = None
+        rate = api.budget.rate(GET_ACTIVATION_JOB)
+        self._get_workers = min(_MAX_GET_WORKERS, 1 + math.ceil(rate * _EXPECTED_RTT))
         since = since or {}
         for store_id, job_id in jobs:
             store = self._stores.setdefault(store_id, _Store(store_id))
@@ -253,25 +270,37 @@ class ManyJobWatch:
         """Run the lanes until some events are ready: List and Get have separate budgets,
         so one List worker and several Get workers run side by side. The task group
         lives within this call; results of requests in flight are never dropped."""
+        self._pending_since = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._worker, _LIST_LANE)
-            for _ in range(_GET_WORKERS):
+            for _ in range(self._get_workers):
                 tg.start_soon(self._worker, _GET_LANE)
 
     async def _worker(self, lane: range) -> None:
         # A request in flight at the deadline may finish within one min_delay of it.
         not_after = self.deadline + self._timing.min_delay
-        while not self._pending and self._unfinished:
+        while self._unfinished:
+            now = self._clock.now()
+            if self._pending:
+                # Events are ready: hand them out once the lanes go idle, or after
+                # _FLUSH_AFTER at most, so a steady stream of work cannot hold them back.
+                if self._pending_since is None:
+                    self._pending_since = now
+                if now - self._pending_since >= _FLUSH_AFTER:
+                    break
             action = self._next_action(lane)
             if action is None or action[0] > not_after:
                 if self._in_flight == 0 and self._nothing_due_before(not_after):
                     self._time_out_all()
-                    self._wake()
-                    return
+                    break
+                if self._pending:
+                    break
                 await self._sleep_until(None)  # until another worker schedules something
                 continue
             due, priority, target = action
-            if due > self._clock.now():
+            if due > now:
+                if self._pending:
+                    break
                 await self._sleep_until(due)
                 continue  # look again: something more urgent may have come
             heapq.heappop(self._heaps[priority])
@@ -286,8 +315,9 @@ class ManyJobWatch:
                 self._in_flight -= 1
             if scope.cancelled_caught:
                 self._time_out_all()
-            if self._pending or not self._unfinished:
-                self._wake()
+            if self._pending:
+                self._wake()  # idle workers: stop waiting, the step can end
+        self._wake()
 
     def _nothing_due_before(self, not_after: float) -> bool:
         action = self._next_action(range(len(self._heaps)))
@@ -389,6 +419,8 @@ class ManyJobWatch:
         try:
             observed = await self._api.get_activation_job(job.store, job.id, not_after=not_after)
         except (Transient, NotFound) as exc:
+            if job.done:
+                return  # ended while this Get was in flight: nothing more to report
             now = self._clock.now()
             if isinstance(exc, NotFound):
                 if job.not_found_since is None:
@@ -419,6 +451,8 @@ class ManyJobWatch:
         self._observed(job, observed)
 
     def _observed(self, job: _Job, observed: ActivationJob) -> None:
+        if job.done:
+            return  # ended (e.g. by its store's failure) while this Get was in flight
         job.retry_attempt = 0
         job.not_found_since = None
         job.creation_time = observed.creation_time
@@ -461,23 +495,24 @@ class ManyJobWatch:
         if store.token is None:
             store.seen.clear()
             store.changed = False
-        unfinished = store.unfinished()
-        created = [j.creation_time for j in unfinished if j.creation_time is not None]
-        created_after = None
-        if unfinished and len(created) == len(unfinished):
-            # Once every job's creation time is known, older jobs need not be paged through.
-            created_after = min(created) - _CREATED_AFTER_MARGIN
+            store.pages = 0
+            unfinished = store.unfinished()
+            created = [j.creation_time for j in unfinished if j.creation_time is not None]
+            store.created_after = None
+            if unfinished and len(created) == len(unfinished):
+                # Once every job's creation time is known, older jobs need not be paged through.
+                store.created_after = min(created) - _CREATED_AFTER_MARGIN
         try:
             page, token = await self._api.list_activation_jobs(
                 store.id,
-                created_after=created_after,
+                created_after=store.created_after,
                 next_token=store.token,
                 not_after=not_after,
             )
         except (Transient, NotFound) as exc:
             if isinstance(exc, NotFound):
                 # The store itself is not found: every job in it is.
-                for job in unfinished:
+                for job in store.unfinished():
                     self._finish(
                         job,
                         JobNotFoundError(
@@ -497,13 +532,14 @@ class ManyJobWatch:
         except BudgetExhausted:
             return
         except OmicsWaiterError as exc:
-            for job in unfinished:
+            for job in store.unfinished():
                 self._finish(job, exc)
             return
         store.retry_attempt = 0
+        store.pages += 1
         self._listed(store, page)
         store.token = token
-        if token is not None and any(j.id not in store.seen for j in store.unfinished()):
+        if token is not None and len(store.seen) < store.open:
             self._schedule_sweep(store, self._clock.now())  # the next page, at once
             return
         store.token = None
@@ -515,16 +551,18 @@ class ManyJobWatch:
             job = store.jobs.get(summary.id)
             if job is None or job.done:
                 continue
-            store.seen.add(job.id)
+            store.seen.add(job.id)  # (a job finishing later this round stays counted: harmless)
             job.creation_time = summary.creation_time
             last = job.tracker.last
-            if last is not None:
-                if summary.status == last.status:
-                    continue
+            if last is not None and summary.status == last.status:
+                continue
+            if summary.status.is_terminal:
+                priority = _FINAL
+            elif last is not None:
                 priority = _CHANGED
-            elif self._final_only and not summary.status.is_terminal:
+            elif self._final_only:
                 continue  # only the final state is wanted: no Get until it is terminal
-            elif summary.status.is_terminal or job.listed not in (None, summary.status):
+            elif job.listed not in (None, summary.status):
                 priority = _CHANGED
             else:
                 priority = _FIRST
@@ -550,10 +588,12 @@ class ManyJobWatch:
                     self._schedule_get(job, _POLL, now + self._timing.min_delay)
             return
         store.sweep_attempt = 1 if store.changed else store.sweep_attempt + 1
+        share = self._api.budget.rate(LIST_ACTIVATION_JOBS) * _SWEEP_SHARE
+        floor = max(self._timing.min_delay / _SWEEP_SPEEDUP, store.pages / share)
         delay = poll_delay(
             store.sweep_attempt,
             self.deadline - now,
-            self._timing.min_delay,
+            min(floor, self._timing.max_delay),
             self._timing.max_delay,
             self._uniform,
         )

@@ -393,6 +393,7 @@ class OmicsWaiter:
         deadline: Any = None,
         since: Iterable[ActivationJob] | None = None,
         source_progress: bool = False,
+        final_only: bool = False,
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> EventStream:
@@ -415,12 +416,22 @@ class OmicsWaiter:
                 at the backoff's pace and below change detection in priority
                 (costs requests; without it, read set events come when the job's
                 status changes).
+            final_only: Report each job only when it ends: it is fetched once,
+                when List shows it terminal, and yields its read sets' events and
+                its terminal event then. The cheapest way to act on each outcome
+                as soon as it is known.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
 
         Raises:
             InvalidInputError: An argument is invalid (at once, before any request).
         """
+        if not isinstance(final_only, bool):
+            raise InvalidInputError("final_only must be True or False", argument="final_only")
+        if final_only and source_progress:
+            raise InvalidInputError(
+                "final_only and source_progress exclude each other", argument="final_only"
+            )
         return self._many(
             jobs,
             timeout=timeout,
@@ -429,6 +440,7 @@ class OmicsWaiter:
             source_progress=source_progress,
             min_delay=min_delay,
             max_delay=max_delay,
+            final_only=final_only,
         )
 
     async def wait_for_activation_jobs(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import hmac
 import json
@@ -81,6 +82,9 @@ class JobStore:
         self._epoch_ms = epoch_ms
         self._token_key = token_key
         self._jobs: dict[str, Job] = {}
+        # Per store, (created, seq, job) in creation order, so that a page reads only
+        # as far back as it needs instead of every job of the store.
+        self._by_store: dict[str, list[tuple[float, int, Job]]] = {}
         self._claims: dict[tuple[str, str], _Claim] = {}
 
     def create(
@@ -123,6 +127,11 @@ class JobStore:
             visible_after=visible_after,
         )
         self._jobs[job.id] = job
+        bisect.insort(
+            self._by_store.setdefault(job.sequence_store_id, []),
+            (job.created, job.seq, job),
+            key=lambda item: (item[0], item[1]),
+        )
         if client_token is not None:
             self._claims[(sequence_store_id, client_token)] = _Claim(wanted, job.id)
         return job, True
@@ -158,23 +167,27 @@ class JobStore:
         """
         scope = f"{sequence_store_id}|{flt.key()}"
         after = None if next_token is None else self._decode(next_token, scope)
+        ordered = self._by_store.get(sequence_store_id, [])
+        end = len(ordered)
+        if after is not None:
+            end = bisect.bisect_left(ordered, after, key=lambda item: (item[0], item[1]))
         matching: list[tuple[tuple[float, int], JobSnapshot]] = []
-        for job in self._jobs.values():
-            if job.sequence_store_id != sequence_store_id or not job.visible(now):
+        for index in range(end - 1, -1, -1):
+            if len(matching) > max_results:
+                break  # one more than a page tells that there is a next page
+            created, seq, job = ordered[index]
+            if not job.visible(now):
                 continue
-            position = (job.created, job.seq)
-            if after is not None and position >= after:
-                continue
+            position = (created, seq)
             created_ms = self._epoch_ms(job.created)
             if flt.created_after_ms is not None and created_ms < flt.created_after_ms:
-                continue
+                break  # newest first: every job after this one is older still
             if flt.created_before_ms is not None and created_ms > flt.created_before_ms:
                 continue
             snapshot = job.snapshot(now)
             if flt.status is not None and snapshot.status != flt.status:
                 continue
             matching.append((position, snapshot))
-        matching.sort(key=lambda item: item[0], reverse=True)
         page = matching[:max_results]
         token = None
         if len(matching) > max_results:
