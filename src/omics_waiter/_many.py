@@ -553,6 +553,9 @@ class ManyJobWatch:
                 continue
             store.seen.add(job.id)  # (a job finishing later this round stays counted: harmless)
             job.creation_time = summary.creation_time
+            listed, job.listed = job.listed, summary.status
+            if listed is not None and listed != summary.status:
+                store.changed = True  # the sweep backoff returns to its floor on any change
             last = job.tracker.last
             if last is not None and summary.status == last.status:
                 continue
@@ -562,11 +565,10 @@ class ManyJobWatch:
                 priority = _CHANGED
             elif self._final_only:
                 continue  # only the final state is wanted: no Get until it is terminal
-            elif job.listed not in (None, summary.status):
+            elif listed not in (None, summary.status):
                 priority = _CHANGED
             else:
                 priority = _FIRST
-            job.listed = summary.status
             if job.scheduled is None or priority < job.scheduled:
                 store.changed = True
                 self._schedule_get(job, priority, now)

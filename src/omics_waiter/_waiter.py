@@ -12,7 +12,14 @@ from typing import Any, Protocol, TypeVar
 
 from ._backoff import RetryBackoff
 from ._budget import RequestBudget
-from ._client import BudgetExhausted, NotFound, OmicsApi, OmicsClient, Transient
+from ._client import (
+    BudgetExhausted,
+    NotFound,
+    OmicsApi,
+    OmicsClient,
+    Transient,
+    parse_timestamp,
+)
 from ._clock import AnyioClock, Clock
 from ._engine import JobWatch, Timing
 from ._errors import (
@@ -200,6 +207,9 @@ class OmicsWaiter:
                     argument="endpoint_url",
                 )
         session = aiobotocore.session.AioSession(profile=profile_name)
+        session.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=parse_timestamp
+        )
         config = AioConfig(
             retries={"mode": "standard", "total_max_attempts": 1},
             inject_host_prefix=endpoint_url is None,
