@@ -313,7 +313,10 @@ async def follow(
             last = getattr(error, "job", None) or board.add(store, job_id).job
             show(JobWatchFailed(store, job_id, error, last))
         return
-    stream = waiter.watch_activation_jobs(jobs, timeout=timeout, source_progress=source_progress)
+    # Without progress to show, only outcomes matter: one Get per job, when it finishes.
+    stream = waiter.watch_activation_jobs(
+        jobs, timeout=timeout, source_progress=source_progress, final_only=not source_progress
+    )
     async with contextlib.aclosing(stream):
         async for event in stream:
             show(event)
