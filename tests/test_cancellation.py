@@ -203,3 +203,43 @@ async def test_a_full_wait_never_blocks_the_event_loop(
     with blockbuster_ctx():
         job = await waiter.wait_for_activation_job(STORE, job_id, timeout=10)
     assert job.status is ActivationJobStatus.COMPLETED
+
+
+def client_connections(port: int) -> int:
+    """Established TCP connections from a client to `port` on this host (from /proc/net)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                count += 1
+    return count
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("wait", list(WAITS))
+async def test_no_connection_is_left_open_after_cancelled_waits_and_connect_exits(
+    emulator: OmicsEmulator, keys: list[tuple[str, str]], wait: str
+) -> None:
+    port = int(emulator.endpoint_url.rsplit(":", 1)[1])
+    async with OmicsWaiter.connect(
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        min_delay=0.05,
+        max_delay=MAX_DELAY,
+        max_tps=50,
+    ) as waiter:
+        for after in CANCEL_AFTER[1:]:
+            with anyio.move_on_after(after):
+                await WAITS[wait](waiter, keys)
+        assert client_connections(port) >= 1  # the client really had connections open
+    await anyio.sleep(0.1)  # the closing handshakes
+    assert client_connections(port) == 0

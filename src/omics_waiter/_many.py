@@ -155,6 +155,7 @@ class ManyJobWatch:
         self._timing = timing
         self._source_progress = source_progress
         self._final_only = final_only
+        self._batch_threshold = batch_threshold
         self._uniform = (uniform or random.Random()).uniform
         self._retry = RetryBackoff(timing.retry_initial, timing.retry_max)
         self._pending: collections.deque[WatchEvent] = collections.deque()
@@ -582,7 +583,7 @@ class ManyJobWatch:
             if job.id not in store.seen and job.scheduled is None:
                 store.changed = True
                 self._schedule_get(job, _FIRST, now)
-        if store.open < BATCH_THRESHOLD:
+        if store.open < self._batch_threshold:
             # Few jobs left: polling them one by one is now cheaper than sweeping.
             store.batch = False
             for job in unfinished:
