@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 
@@ -44,6 +44,45 @@ class Timing:
     not_found_grace: float
     retry_initial: float
     retry_max: float
+
+
+def not_found_error(
+    noun: str,
+    store: str,
+    job_id: str,
+    *,
+    operation: str,
+    service_message: str | None = None,
+    before_deadline: bool = False,
+) -> JobNotFoundError:
+    """The error for a job that stayed not found (for the grace period, or until the deadline)."""
+    when = " before the deadline" if before_deadline else ""
+    return JobNotFoundError(
+        f"{noun} {job_id} was not found in sequence store {store}{when}",
+        job_id=job_id,
+        sequence_store_id=store,
+        service_message=service_message,
+        operation=operation,
+    )
+
+
+def deadline_error(
+    noun: str,
+    store: str,
+    job_id: str,
+    *,
+    last: Any,
+    never_found: bool,
+    operation: str,
+) -> WaitTimeoutError | JobNotFoundError:
+    """The error for a job still unfinished at the deadline; one never found says so."""
+    if never_found:
+        return not_found_error(noun, store, job_id, operation=operation, before_deadline=True)
+    return WaitTimeoutError(
+        f"gave up waiting for {noun} {job_id} in sequence store {store}: the deadline passed",
+        job_id=job_id,
+        job=last,
+    )
 
 
 class JobWatch(Generic[JobT, ItemT, EventT]):
@@ -113,20 +152,13 @@ class JobWatch(Generic[JobT, ItemT, EventT]):
         self._error = error
 
     def _timeout(self) -> WaitTimeoutError | JobNotFoundError:
-        if self._not_found_since is not None and self.last_job is None:
-            # Never seen, and still not found when time ran out: say so.
-            return JobNotFoundError(
-                f"{self._kind.noun} {self.job_id} was not found in sequence store "
-                f"{self.sequence_store_id} before the deadline",
-                job_id=self.job_id,
-                sequence_store_id=self.sequence_store_id,
-                operation=self._kind.get_operation,
-            )
-        return WaitTimeoutError(
-            f"gave up waiting for {self._kind.noun} {self.job_id} "
-            f"in sequence store {self.sequence_store_id}: the deadline passed",
-            job_id=self.job_id,
-            job=self.last_job,  # type: ignore[arg-type]
+        return deadline_error(
+            self._kind.noun,
+            self.sequence_store_id,
+            self.job_id,
+            last=self.last_job,
+            never_found=self._not_found_since is not None and self.last_job is None,
+            operation=self._kind.get_operation,
         )
 
     async def _step(self) -> None:
@@ -191,11 +223,10 @@ class JobWatch(Generic[JobT, ItemT, EventT]):
             self._not_found_since = now
         if now - self._not_found_since >= self._timing.not_found_grace:
             self._fail(
-                JobNotFoundError(
-                    f"{self._kind.noun} {self.job_id} was not found in sequence store "
-                    f"{self.sequence_store_id}",
-                    job_id=self.job_id,
-                    sequence_store_id=self.sequence_store_id,
+                not_found_error(
+                    self._kind.noun,
+                    self.sequence_store_id,
+                    self.job_id,
                     service_message=exc.service_message,
                     operation=exc.operation,
                 )

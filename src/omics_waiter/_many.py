@@ -37,12 +37,11 @@ from ._client import (
     Transient,
 )
 from ._clock import Clock
-from ._engine import Timing
+from ._engine import Timing, deadline_error, not_found_error
 from ._errors import (
     JobNotFoundError,
     OmicsWaiterError,
     UnexpectedResponseError,
-    WaitTimeoutError,
 )
 from ._events import (
     JobStatusChanged,
@@ -352,28 +351,15 @@ class ManyJobWatch:
     def _time_out_all(self) -> None:
         for store in self._stores.values():
             for job in store.unfinished():
-                if job.not_found_since is not None and job.tracker.last is None:
-                    # Never seen, and still not found when time ran out: say so.
-                    self._finish(
-                        job,
-                        JobNotFoundError(
-                            f"read set activation job {job.id} was not found in sequence "
-                            f"store {job.store} before the deadline",
-                            job_id=job.id,
-                            sequence_store_id=job.store,
-                            operation=GET_ACTIVATION_JOB,
-                        ),
-                    )
-                    continue
-                self._finish(
-                    job,
-                    WaitTimeoutError(
-                        f"gave up waiting for read set activation job {job.id} in sequence "
-                        f"store {job.store}: the deadline passed",
-                        job_id=job.id,
-                        job=job.tracker.last,
-                    ),
+                error = deadline_error(
+                    ACTIVATION_JOB.noun,
+                    job.store,
+                    job.id,
+                    last=job.tracker.last,
+                    never_found=job.not_found_since is not None and job.tracker.last is None,
+                    operation=GET_ACTIVATION_JOB,
                 )
+                self._finish(job, error)
 
     def _retry_event(
         self, store: str, job_id: str | None, exc: Transient | NotFound, attempt: int
@@ -429,11 +415,10 @@ class ManyJobWatch:
                 if now - job.not_found_since >= self._timing.not_found_grace:
                     self._finish(
                         job,
-                        JobNotFoundError(
-                            f"read set activation job {job.id} was not found in sequence "
-                            f"store {job.store}",
-                            job_id=job.id,
-                            sequence_store_id=job.store,
+                        not_found_error(
+                            ACTIVATION_JOB.noun,
+                            job.store,
+                            job.id,
                             service_message=exc.service_message,
                             operation=GET_ACTIVATION_JOB,
                         ),
