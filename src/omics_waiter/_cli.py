@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -209,6 +209,17 @@ class Settings:
         from rich.console import Console
 
         return LiveDisplay(Console(), board)
+
+    async def follow_on(
+        self, board: JobBoard, work: Callable[[OmicsWaiter, Reporter], Awaitable[None]]
+    ) -> int:
+        """Connect, run `work` with the board's reporter, then report and return the exit code."""
+        async with self.connect() as waiter:
+            with self.reporter(board) as reporter:
+                await work(waiter, reporter)
+                reporter.finish(board)
+        report_errors(board)
+        return board_exit_code(board)
 
 
 def _output_options(f: F) -> F:
@@ -461,19 +472,17 @@ def wait(sequence_store_id: str, job_ids: tuple[str, ...], **options: Any) -> No
         unique = list(dict.fromkeys(check_id("--job-id", j) for j in job_ids))
         jobs = [(store, job_id) for job_id in unique]
         board = JobBoard(jobs)
-        async with settings.connect() as waiter:
-            with settings.reporter(board) as reporter:
-                await follow(
-                    waiter,
-                    jobs,
-                    board,
-                    reporter,
-                    timeout=settings.timeout,
-                    source_progress=not settings.quiet,
-                )
-                reporter.finish(board)
-        report_errors(board)
-        return board_exit_code(board)
+        return await settings.follow_on(
+            board,
+            lambda waiter, reporter: follow(
+                waiter,
+                jobs,
+                board,
+                reporter,
+                timeout=settings.timeout,
+                source_progress=not settings.quiet,
+            ),
+        )
 
     _run(command)
 
@@ -516,20 +525,18 @@ def activate(
         check_read_sets(read_set_ids, client_token)
         requests = chunk_requests(store, read_set_ids, client_token)
         board = JobBoard()
-        async with settings.connect() as waiter:
-            with settings.reporter(board) as reporter:
-                await start_and_follow(
-                    waiter,
-                    store,
-                    requests,
-                    board,
-                    reporter,
-                    timeout=settings.timeout,
-                    source_progress=not settings.quiet,
-                )
-                reporter.finish(board)
-        report_errors(board)
-        return board_exit_code(board)
+        return await settings.follow_on(
+            board,
+            lambda waiter, reporter: start_and_follow(
+                waiter,
+                store,
+                requests,
+                board,
+                reporter,
+                timeout=settings.timeout,
+                source_progress=not settings.quiet,
+            ),
+        )
 
     _run(command)
 

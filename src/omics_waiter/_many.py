@@ -168,7 +168,9 @@ class ManyJobWatch:
         rate = api.budget.rate(GET_ACTIVATION_JOB)
         self._get_workers = min(_MAX_GET_WORKERS, 1 + math.ceil(rate * _EXPECTED_RTT))
         since = since or {}
-        for store_id, job_id in jobs:
+        #: The watched jobs, in the order given.
+        self.keys = list(jobs)
+        for store_id, job_id in self.keys:
             store = self._stores.setdefault(store_id, _Store(store_id))
             seen = since.get((store_id, job_id))
             job = store.jobs[job_id] = _Job(store_id, job_id, JobTracker(ACTIVATION_JOB, seen))

@@ -485,9 +485,8 @@ class OmicsWaiter:
             raise InvalidInputError(
                 "accept_partial must be True or False", argument="accept_partial"
             )
-        keys = list(jobs) if isinstance(jobs, Iterable) and not isinstance(jobs, str) else jobs
         watch = self._many(
-            keys,
+            jobs,
             timeout=timeout,
             deadline=deadline,
             since=(),
@@ -503,8 +502,7 @@ class OmicsWaiter:
                 failures[(event.sequence_store_id, event.job_id)] = event.error
         last = watch.last_jobs
         outcomes: list[ActivationJob | OmicsWaiterError] = []
-        for store_id, job_id in keys:
-            key = (str(store_id), str(job_id))
+        for key in watch.keys:
             if key in failures:
                 outcomes.append(failures[key])
                 continue
