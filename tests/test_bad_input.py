@@ -24,6 +24,8 @@ from omics_waiter import (
     OmicsWaiter,
     SourceStatus,
 )
+from omics_waiter._budget import RequestBudget
+from omics_waiter._clock import AnyioClock
 from omics_waiter.testing import OmicsEmulator
 
 STORE, JOB, R1, R2 = "1234567890", "2345678901", "1111111111", "2222222222"
@@ -66,6 +68,10 @@ def label(value: object) -> str:
     return text if len(text) <= 24 else f"{text[:21]}..."
 
 
+def _local_budget() -> RequestBudget:
+    return RequestBudget(5.0, clock=AnyioClock())
+
+
 def rows(entry: str, argument: str, values: list[Any]) -> list[Any]:
     return [
         pytest.param(entry, {argument: value}, argument, id=f"{entry}-{argument}={label(value)}")
@@ -83,7 +89,9 @@ WAIT_OPTIONS = {
         *rows("OmicsWaiter", "max_delay", NOT_SECONDS),
         row("OmicsWaiter", {"min_delay": 10, "max_delay": 5}, "min_delay", "above-max_delay"),
         *rows("OmicsWaiter", "timeout", BAD_TIMEOUTS),
-        *rows("OmicsWaiter", "max_tps", [0, -1, math.nan, math.inf, "5", True, None]),
+        *rows("OmicsWaiter", "max_tps", [0, -1, math.nan, math.inf, "5", True]),
+        row("OmicsWaiter", {"budget": object()}, "budget", "not-a-budget"),
+        row("OmicsWaiter", {"budget": _local_budget(), "max_tps": 5}, "max_tps", "with-budget"),
         *rows("OmicsWaiter", "not_found_grace", [-1, math.nan, math.inf, "30", None]),
         row("OmicsWaiter", {"max_tps": 10**400}, "max_tps", "huge-int"),
         row("OmicsWaiter", {"timeout": 10**400}, "timeout", "huge-int"),

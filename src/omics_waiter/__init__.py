@@ -4,6 +4,7 @@ async with OmicsWaiter.connect(region_name="us-east-1") as waiter:
     job = await waiter.wait_for_activation_job(store_id, job_id, timeout=3600)
 """
 
+from ._budget import Budget
 from ._errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -37,6 +38,7 @@ __all__ = [
     "ActivationJobStatus",
     "ActivationJobSummary",
     "ActivationSource",
+    "Budget",
     "EventStream",
     "InvalidInputError",
     "JobFailedError",

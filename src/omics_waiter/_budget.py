@@ -1,5 +1,9 @@
 """The request budget: one client-side rate limit per operation, shared by every wait.
 
+`Budget` is the seam the engine uses: acquire a slot for an operation before a time,
+report a throttle. `RequestBudget` is the local implementation (one process); a
+budget shared by several processes implements the same protocol.
+
 Requests are handed out in first-come order at evenly spaced times, at most
 `rate` per second per operation, so the service's own token bucket (whose burst
 capacity is at least one second of its quota) never runs dry while our rate stays
@@ -11,10 +15,41 @@ increase) to the configured maximum: AIMD, as TCP does it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from ._clock import Clock
 
-__all__ = ["RequestBudget"]
+__all__ = ["Budget", "RequestBudget"]
+
+
+@runtime_checkable
+class Budget(Protocol):
+    """Request slots per operation, shared by every wait on a waiter (or by several waiters).
+
+    Times are readings of the waiter's clock (`Clock.now`).
+    """
+
+    async def acquire(self, operation: str, not_after: float) -> bool:
+        """Wait for a request slot for `operation`; False if none is free by `not_after`.
+
+        True means the request may be sent now.
+        """
+        ...
+
+    def throttled(self, operation: str) -> None:
+        """Record that the service throttled a request of `operation` (cuts the rate)."""
+        ...
+
+    def rate(self, operation: str) -> float:
+        """The rate currently allowed for `operation`, in requests per second."""
+        ...
+
+    @property
+    def mode(self) -> str:
+        """``"local"`` (this process alone), ``"shared"``, or ``"fallback"`` (shared budget
+        unreachable: a local share of it)."""
+        ...
+
 
 # Throttles within this many seconds of a cut belong to the same burst and do not cut again.
 _CUT_COOLDOWN = 1.0
@@ -52,6 +87,11 @@ class RequestBudget:
         self.recovery = recovery if recovery is not None else max_rate / 20
         self._clock = clock
         self._lanes: dict[str, _Lane] = {}
+
+    @property
+    def mode(self) -> str:
+        """Always ``"local"``: this budget belongs to one process."""
+        return "local"
 
     def rate(self, operation: str) -> float:
         """The rate currently allowed for `operation`, in requests per second."""

@@ -15,7 +15,7 @@ import botocore.exceptions
 import botocore.parsers
 import botocore.utils
 
-from ._budget import RequestBudget
+from ._budget import Budget
 from ._errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -222,7 +222,7 @@ def parse_timestamp(value: str) -> dt.datetime:
 class OmicsApi:
     """The Omics operations omics-waiter uses, with budget, parsing and error translation."""
 
-    def __init__(self, client: OmicsClient, budget: RequestBudget) -> None:
+    def __init__(self, client: OmicsClient, budget: Budget) -> None:
         self.client = client
         self.budget = budget
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any, Protocol, TypeVar
 
 from ._backoff import RetryBackoff
-from ._budget import RequestBudget
+from ._budget import Budget, RequestBudget
 from ._client import (
     BudgetExhausted,
     NotFound,
@@ -121,6 +121,8 @@ class OmicsWaiter:
         max_delay: Seconds between polls, at most, while nothing changes (default 120).
         timeout: Default seconds a wait may last (default 24 hours; ``math.inf`` for none).
         max_tps: Requests per second per operation for all waits together (default 5).
+        budget: A request budget to use instead of a local one of `max_tps` (e.g. one
+            shared by several processes); the caller owns it. Excludes `max_tps`.
         not_found_grace: Seconds a job may be not found before `JobNotFoundError` (default 30).
         clock: The clock to read and sleep on (default: the event loop's).
 
@@ -135,21 +137,37 @@ class OmicsWaiter:
         min_delay: float = DEFAULT_MIN_DELAY,
         max_delay: float = DEFAULT_MAX_DELAY,
         timeout: float = DEFAULT_TIMEOUT,
-        max_tps: float = DEFAULT_MAX_TPS,
+        max_tps: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         clock: Clock | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._timing = _timing(min_delay, max_delay, not_found_grace)
         self._timeout = check_seconds("timeout", timeout, allow_inf=True)
         self._clock: Clock = clock if clock is not None else AnyioClock()
-        self._budget = RequestBudget(check_rate("max_tps", max_tps), clock=self._clock)
+        if budget is not None:
+            if max_tps is not None:
+                raise InvalidInputError(
+                    "give max_tps to the budget, not to the waiter, when passing budget=",
+                    argument="max_tps",
+                )
+            if not isinstance(budget, Budget):
+                raise InvalidInputError(
+                    f"budget must be a Budget (acquire, throttled, rate, mode), "
+                    f"not {type(budget).__name__}",
+                    argument="budget",
+                )
+            self._budget: Budget = budget
+        else:
+            rate = DEFAULT_MAX_TPS if max_tps is None else check_rate("max_tps", max_tps)
+            self._budget = RequestBudget(rate, clock=self._clock)
         self._api = OmicsApi(client, self._budget)
 
     def __repr__(self) -> str:
         t = self._timing
         return (
             f"OmicsWaiter(min_delay={t.min_delay:g}, max_delay={t.max_delay:g}, "
-            f"timeout={self._timeout:g}, max_tps={self._budget.max_rate:g})"
+            f"timeout={self._timeout:g}, budget={self._budget!r})"
         )
 
     @classmethod
