@@ -15,7 +15,28 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class FakeClock:
-    """Virtual time: sleeping advances the clock at once (for one task at a time)."""
+    """Virtual time for the engine's unit tests: the event loop's own clock, which trio's
+    MockClock (autojump) makes virtual, coherent across the scheduler's concurrent tasks.
+    Sleeps are recorded. (A clock that jumps forward on every sleep, as 0.1's did, is
+    only coherent for one task at a time; the scheduler runs several.)"""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return anyio.current_time()
+
+    @property
+    def time(self) -> float:
+        return self.now()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await anyio.sleep(max(0.0, seconds))
+
+
+class ManualClock:
+    """Time that moves only when a test (or a sleep) moves it: for one task at a time."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self.time = start

@@ -5,10 +5,11 @@ either a transient fault (to retry) or a typed `OmicsWaiterError` (to raise).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import botocore.exceptions
@@ -23,21 +24,17 @@ from ._errors import (
     ServiceError,
     UnexpectedResponseError,
 )
-from ._models import (
-    ActivationJob,
-    ActivationJobStatus,
-    ActivationJobSummary,
-    parse_job,
-    parse_summary,
-)
+from ._kinds import Kind, Listing, Operation, Summary
+from ._models import ActivationJobStatus, ActivationJobSummary, parse_summary
+from ._refs import JobRef
 
 __all__ = ["NotFound", "OmicsApi", "OmicsClient", "Transient"]
 
 logger = logging.getLogger("omics_waiter")
 
-GET_ACTIVATION_JOB = "GetReadSetActivationJob"
-LIST_ACTIVATION_JOBS = "ListReadSetActivationJobs"
-START_ACTIVATION_JOB = "StartReadSetActivationJob"
+LIST_ACTIVATION_JOBS = Operation("ListReadSetActivationJobs", "list_read_set_activation_jobs")
+START_ACTIVATION_JOB = Operation("StartReadSetActivationJob", "start_read_set_activation_job")
+JobT = TypeVar("JobT")
 
 
 class OmicsClient(Protocol):
@@ -220,49 +217,114 @@ def parse_timestamp(value: str) -> dt.datetime:
 
 
 class OmicsApi:
-    """The Omics operations omics-waiter uses, with budget, parsing and error translation."""
+    """Calls Omics operations: budget, error translation and parsing, for every kind.
+
+    This is the only code that calls the client. A request normally acquires its slot
+    from the budget first; the scheduler, which acquires before it chooses what to
+    spend a slot on, passes ``acquire=False``.
+    """
 
     def __init__(self, client: OmicsClient, budget: Budget) -> None:
         self.client = client
         self.budget = budget
 
-    async def _call(self, operation: str, not_after: float, call: Any, **params: Any) -> Any:
-        if not await self.budget.acquire(operation, not_after):
-            raise BudgetExhausted(operation)
-        try:
-            return await call(**params)
-        except Exception as exc:
-            translated = classify(exc, operation)
-            if isinstance(translated, Transient) and translated.throttling:
-                self.budget.throttled(operation)
-            if translated is exc:
-                raise
-            raise translated from exc
-
-    async def get_activation_job(
-        self, sequence_store_id: str, job_id: str, *, not_after: float = float("inf")
-    ) -> ActivationJob:
-        """GetReadSetActivationJob, parsed.
+    async def call(
+        self,
+        operation: Operation,
+        params: Mapping[str, Any],
+        *,
+        not_after: float = float("inf"),
+        acquire: bool = True,
+    ) -> Mapping[str, Any]:
+        """One request; returns the response body.
 
         Raises:
             Transient, NotFound, BudgetExhausted, OmicsWaiterError.
         """
-        raw = await self._call(
-            GET_ACTIVATION_JOB,
-            not_after,
-            self.client.get_read_set_activation_job,
-            id=job_id,
-            sequenceStoreId=sequence_store_id,
-        )
+        if acquire and not await self.budget.acquire(operation.name, not_after):
+            raise BudgetExhausted(operation.name)
+        try:
+            method = getattr(self.client, operation.method)
+        except AttributeError:
+            raise OmicsWaiterError(
+                f"the client has no {operation.method}(): is it an Omics client?"
+            ) from None
+        try:
+            raw = await method(**params)
+        except Exception as exc:
+            translated = classify(exc, operation.name)
+            if isinstance(translated, Transient) and translated.throttling:
+                self.budget.throttled(operation.name)
+            if translated is exc:
+                raise
+            raise translated from exc
         if not isinstance(raw, Mapping):
-            raise UnexpectedResponseError(f"{GET_ACTIVATION_JOB} returned {type(raw).__name__}")
-        job = parse_job(raw)
-        if job.id != job_id or job.sequence_store_id != sequence_store_id:
-            raise UnexpectedResponseError(
-                f"{GET_ACTIVATION_JOB} for job {job_id} in store {sequence_store_id} "
-                f"returned job {job.id} in store {job.sequence_store_id}"
-            )
+            raise UnexpectedResponseError(f"{operation.name} returned {type(raw).__name__}")
+        return raw
+
+    async def get(
+        self, kind: Kind[JobT], ref: JobRef[JobT], *, not_after: float, acquire: bool = True
+    ) -> JobT:
+        """Fetch one job (and its items from their own List, if the kind has one).
+
+        Raises:
+            Transient, NotFound, BudgetExhausted, OmicsWaiterError.
+        """
+        raw = await self.call(kind.get, kind.get_params(ref), not_after=not_after, acquire=acquire)
+        job = kind.parse(raw, ref)
+        kind.check_identity(ref, job)
         return job
+
+    async def get_with_items(
+        self, kind: Kind[JobT], ref: JobRef[JobT], *, not_after: float, acquire: bool = True
+    ) -> JobT:
+        """`get`, then the job's items from their own List (a run's tasks), all pages."""
+        job = await self.get(kind, ref, not_after=not_after, acquire=acquire)
+        listing = kind.item_listing
+        if listing is None:
+            return job
+        items: list[Any] = []
+        token: str | None = None
+        while True:
+            params = listing.params(ref) | {"maxResults": 100}
+            if token is not None:
+                params[listing.token_param] = token
+            raw = await self.call(listing.operation, params, not_after=not_after)
+            items.extend(listing.parse(item, ref) for item in _page(raw, listing.page_field, listing.operation.name))
+            token = _token(raw, listing.operation.name)
+            if token is None:
+                break
+        return dataclasses.replace(job, tasks=tuple(items))  # type: ignore[type-var]
+
+    async def list_page(
+        self,
+        listing: Listing,
+        batch: tuple[str, ...],
+        *,
+        token: str | None = None,
+        status: str | None = None,
+        created_after: dt.datetime | None = None,
+        max_results: int = 100,
+        not_after: float = float("inf"),
+        acquire: bool = True,
+    ) -> tuple[list[Summary], str | None]:
+        """One page of a kind's List, read; returns (summaries, next token)."""
+        params: dict[str, Any] = listing.params(batch) | {"maxResults": max_results}
+        if token is not None:
+            params[listing.token_param] = token
+        filter_: dict[str, Any] = {}
+        if status is not None:
+            if listing.status_param == "filter.status":
+                filter_["status"] = status
+            else:
+                params["status"] = status
+        if created_after is not None:
+            filter_["createdAfter"] = created_after
+        if filter_:
+            params["filter"] = filter_
+        name = listing.operation.name
+        raw = await self.call(listing.operation, params, not_after=not_after, acquire=acquire)
+        return [listing.summary(item, batch) for item in _page(raw, listing.page_field, name)], _token(raw, name)
 
     async def list_activation_jobs(
         self,
@@ -285,18 +347,9 @@ class OmicsApi:
             filter_["createdAfter"] = created_after
         if filter_:
             params["filter"] = filter_
-        raw = await self._call(
-            LIST_ACTIVATION_JOBS, not_after, self.client.list_read_set_activation_jobs, **params
-        )
-        if not isinstance(raw, Mapping):
-            raise UnexpectedResponseError(f"{LIST_ACTIVATION_JOBS} returned {type(raw).__name__}")
-        items = raw.get("activationJobs", [])
-        if not isinstance(items, list):
-            raise UnexpectedResponseError(f"{LIST_ACTIVATION_JOBS} returned a malformed page")
-        token = raw.get("nextToken")
-        if token is not None and not isinstance(token, str):
-            raise UnexpectedResponseError(f"{LIST_ACTIVATION_JOBS} returned a malformed nextToken")
-        return [parse_summary(item) for item in items], token or None
+        raw = await self.call(LIST_ACTIVATION_JOBS, params, not_after=not_after)
+        items = _page(raw, "activationJobs", LIST_ACTIVATION_JOBS.name)
+        return [parse_summary(item) for item in items], _token(raw, LIST_ACTIVATION_JOBS.name)
 
     async def start_activation_job(
         self,
@@ -313,9 +366,21 @@ class OmicsApi:
         }
         if client_token is not None:
             params["clientToken"] = client_token
-        raw = await self._call(
-            START_ACTIVATION_JOB, not_after, self.client.start_read_set_activation_job, **params
-        )
-        if not isinstance(raw, Mapping):
-            raise UnexpectedResponseError(f"{START_ACTIVATION_JOB} returned {type(raw).__name__}")
+        raw = await self.call(START_ACTIVATION_JOB, params, not_after=not_after)
         return parse_summary(raw)
+
+
+def _page(raw: Mapping[str, Any], field: str, operation: str) -> list[Any]:
+    items = raw.get(field, [])
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise UnexpectedResponseError(f"{operation} returned a malformed page")
+    return items
+
+
+def _token(raw: Mapping[str, Any], operation: str) -> str | None:
+    token = raw.get("nextToken")
+    if token is not None and not isinstance(token, str):
+        raise UnexpectedResponseError(f"{operation} returned a malformed nextToken")
+    return token or None

@@ -1,50 +1,191 @@
-"""Descriptions of job kinds: what the engine needs to know to wait on one.
+"""Job kinds as data: what the engine needs to know to wait on each kind of job.
 
-The engine is written against `JobKind`, not against activation jobs: adding
-another HealthOmics job (read set import or export, reference import, a run and
-its tasks) means a model, a parser and one more description here.
+A `Kind` names its Get operation and how to call and parse it, its List operation
+(if the service has one to batch with) and how to read a page, its statuses sorted
+into success, partial success and failure, the order a job moves through them (for
+``until``), and its items. The scheduler is written against `Kind` alone: a new kind
+is a reference, a model and one description here. `tests/unit/test_kinds.py` holds
+these status sets against botocore's own waiters; docs/kinds.md says where and why
+our verdicts differ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from ._client import GET_ACTIVATION_JOB, OmicsApi
-from ._events import JobStatusChanged, SourceStatusChanged
-from ._models import ActivationJob, ActivationJobStatus, ActivationSource, SourceStatus, _OpenEnum
+from ._errors import UnexpectedResponseError
+from ._events import ItemStatusChanged, JobStatusChanged, SourceStatusChanged
+from ._models import (
+    ActivationJob,
+    AnnotationImportJob,
+    ReadSetExportJob,
+    ReadSetImportJob,
+    ReferenceImportJob,
+    Run,
+    Task,
+    VariantImportJob,
+    Workflow,
+    WorkflowVersion,
+    _OpenEnum,
+    _required_text,
+    _time,
+    parse_annotation_import_job,
+    parse_job,
+    parse_read_set_export_job,
+    parse_read_set_import_job,
+    parse_reference_import_job,
+    parse_run,
+    parse_task,
+    parse_variant_import_job,
+    parse_workflow,
+    parse_workflow_version,
+)
+from ._refs import (
+    AnnotationImportJobRef,
+    JobRef,
+    ReadSetActivationJobRef,
+    ReadSetExportJobRef,
+    ReadSetImportJobRef,
+    ReferenceImportJobRef,
+    RunRef,
+    TaskRef,
+    VariantImportJobRef,
+    WorkflowRef,
+    WorkflowVersionRef,
+)
 
-__all__ = ["ACTIVATION_JOB", "JobKind"]
+__all__ = ["KINDS", "Kind", "Listing", "Operation", "Summary", "kind_of"]
 
 JobT = TypeVar("JobT")
-ItemT = TypeVar("ItemT")
-EventT = TypeVar("EventT")
+Params = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class JobKind(Generic[JobT, ItemT, EventT]):
-    """How to fetch, read and report one kind of job.
+class Operation:
+    """An Omics operation: its API name (the budget lane) and the client's method for it."""
+
+    name: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What one List item says of a job: which job, its status, when it was created."""
+
+    ref: JobRef[Any]
+    status: str
+    creation_time: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """How to list jobs of a kind in batches.
 
     Attributes:
-        noun: What to call the job in messages.
-        get_operation: The operation that fetches one job (the budget lane for it).
-        fetch: ``fetch(api, store_id, job_id, not_after)`` returns the parsed job.
-        status: The job's status.
-        terminal: The statuses after which the job does not change.
-        items: The job's sub-items (read sets, tasks), as (key, item, status).
-        job_event: The event for a job status change ``(job, previous)``.
-        item_event: The event for a sub-item status change ``(job, item, previous)``.
+        operation: The List operation.
+        batch: The batch a job belongs to (one List call covers one batch): its store,
+            its run (tasks), or ``()`` for an account-wide List.
+        params: The fixed request parameters of a batch.
+        page_field: The response field holding the page's items.
+        token_param: The request parameter carrying the page token.
+        summary: Reads one item of a page of a batch.
+        created_after: Whether the List takes ``filter.createdAfter`` (narrows sweeps).
+        active_statuses: If set, a sweep lists only jobs in these statuses (one List each,
+            ``status`` filter; runs and analytics imports, which have no creation filter):
+            a watched job absent from all of them has moved on, and is fetched.
+        status_param: Where the status filter goes: ``"status"`` (query) or
+            ``"filter.status"`` (body).
     """
 
+    operation: Operation
+    batch: Callable[[Any], tuple[str, ...]]
+    params: Callable[[tuple[str, ...]], Params]
+    page_field: str
+    token_param: str
+    summary: Callable[[Mapping[str, Any], tuple[str, ...]], Summary]
+    created_after: bool = False
+    active_statuses: tuple[str, ...] = ()
+    status_param: str = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemListing:
+    """Items fetched by a separate List (a run's tasks), when a watch asks for items."""
+
+    operation: Operation
+    params: Callable[[Any], Params]
+    page_field: str
+    token_param: str
+    parse: Callable[[Mapping[str, Any], Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind(Generic[JobT]):
+    """How to fetch, read and judge one kind of job.
+
+    Attributes:
+        word: The command line's word for it (also `JobRef.kind`).
+        noun: What to call it in messages.
+        ref_type: Its reference type.
+        get: The operation that fetches one job.
+        get_params: The Get request's parameters for a reference.
+        parse: Parses a Get response (with the reference, for fields the response lacks).
+        success: Terminal statuses that count as success.
+        partial: Terminal statuses of success with failed items.
+        failure: Terminal statuses that count as failure.
+        progression: The statuses a job passes through on its way to success, in order
+            (``until`` waits for one of them or a later one).
+        item_noun: What to call one of its items.
+        listing: Batch polling through a List operation, if the service has one.
+        item_listing: A separate List for its items (a run's tasks), if any.
+    """
+
+    word: str
     noun: str
-    get_operation: str
-    fetch: Callable[[OmicsApi, str, str, float], Awaitable[JobT]]
-    status: Callable[[JobT], _OpenEnum]
-    terminal: frozenset[_OpenEnum]
-    items: Callable[[JobT], Sequence[tuple[str, ItemT, _OpenEnum]]]
-    job_event: Callable[[JobT, _OpenEnum | None], EventT]
-    item_event: Callable[[JobT, ItemT, _OpenEnum | None], EventT]
+    ref_type: type[JobRef[JobT]]
+    get: Operation
+    get_params: Callable[[Any], Params]
+    parse: Callable[[Mapping[str, Any], Any], JobT]
+    success: frozenset[str]
+    partial: frozenset[str]
+    failure: frozenset[str]
+    progression: tuple[str, ...]
+    item_noun: str = "item"
+    listing: Listing | None = None
+    item_listing: ItemListing | None = None
+
+    @property
+    def terminal(self) -> frozenset[str]:
+        """The statuses after which a job does not change."""
+        return self.success | self.partial | self.failure
+
+    def status(self, job: JobT) -> _OpenEnum:
+        status: _OpenEnum = job.status  # type: ignore[attr-defined]
+        return status
+
+    def items(self, job: JobT) -> Sequence[tuple[str, Any, _OpenEnum]]:
+        """The job's items as (key, item, status), in the service's order."""
+        out: list[tuple[str, Any, _OpenEnum]] = []
+        for item in job.items:  # type: ignore[attr-defined]
+            key = getattr(item, "key", None) or getattr(item, "read_set_id", None)
+            if key is None:
+                key = item.task_id
+            out.append((f"{self.item_noun} {key}", item, item.status))
+        return out
+
+    def is_terminal(self, status: str) -> bool:
+        return status in self.terminal
+
+    def job_event(self, job: JobT, previous: _OpenEnum | None) -> JobStatusChanged:
+        return JobStatusChanged(job=job, previous=previous, terminal=self.is_terminal(job.status))  # type: ignore[attr-defined]
+
+    def item_event(self, job: JobT, item: Any, previous: _OpenEnum | None) -> ItemStatusChanged:
+        if isinstance(job, ActivationJob):
+            return SourceStatusChanged(job=job, item=item, previous=previous)
+        return ItemStatusChanged(job=job, item=item, previous=previous)
 
     def unknown_status(self, job: JobT) -> str | None:
         """Describe the first status in `job` this release does not know, if any."""
@@ -56,51 +197,334 @@ class JobKind(Generic[JobT, ItemT, EventT]):
                 return f"status {item_status.value!r} for {key}"
         return None
 
-
-def _fetch_activation_job(
-    api: OmicsApi, store: str, job_id: str, not_after: float
-) -> Awaitable[ActivationJob]:
-    return api.get_activation_job(store, job_id, not_after=not_after)
-
-
-def _activation_items(job: ActivationJob) -> Sequence[tuple[str, ActivationSource, _OpenEnum]]:
-    return [(f"read set {s.read_set_id}", s, s.status) for s in job.sources]
+    def check_identity(self, ref: JobRef[Any], job: JobT) -> None:
+        """Raise if the service answered about another job than the one asked for."""
+        got = job.ref  # type: ignore[attr-defined]
+        if got != ref:
+            raise UnexpectedResponseError(
+                f"{self.get.name} for {self.noun} {ref} returned {self.noun} {got}"
+            )
 
 
-def _activation_job_event(job: ActivationJob, previous: _OpenEnum | None) -> JobStatusChanged:
-    assert previous is None or isinstance(previous, ActivationJobStatus)
-    return JobStatusChanged(job=job, previous=previous)
+# -- Statuses -----------------------------------------------------------------------------
+
+# Storage jobs (activation, read set import and export, reference import): botocore's
+# waiters fail on COMPLETED_WITH_FAILURES; we tell it apart as partial success.
+_STORAGE = {
+    "success": frozenset({"COMPLETED"}),
+    "partial": frozenset({"COMPLETED_WITH_FAILURES"}),
+    "failure": frozenset({"FAILED", "CANCELLED"}),
+    "progression": ("SUBMITTED", "IN_PROGRESS", "COMPLETED"),
+}
+# Runs: botocore's RunCompleted keeps polling on CANCELLED and DELETED; both are final.
+_RUN = {
+    "success": frozenset({"COMPLETED"}),
+    "partial": frozenset(),
+    "failure": frozenset({"FAILED", "CANCELLED", "DELETED"}),
+    "progression": ("PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"),
+}
+_TASK = {
+    "success": frozenset({"COMPLETED"}),
+    "partial": frozenset(),
+    "failure": frozenset({"FAILED", "CANCELLED"}),
+    "progression": ("PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"),
+}
+# Analytics imports: botocore's *ImportJobCreated count CANCELLED as success and keep
+# polling on COMPLETED_WITH_FAILURES; a cancelled import imported nothing: failure.
+_ANALYTICS = {
+    "success": frozenset({"COMPLETED"}),
+    "partial": frozenset({"COMPLETED_WITH_FAILURES"}),
+    "failure": frozenset({"FAILED", "CANCELLED"}),
+    "progression": ("SUBMITTED", "IN_PROGRESS", "COMPLETED"),
+}
+# Workflows: usable once ACTIVE; botocore's WorkflowActive polls on through DELETED and
+# INACTIVE, which never become ACTIVE by themselves.
+_WORKFLOW = {
+    "success": frozenset({"ACTIVE"}),
+    "partial": frozenset(),
+    "failure": frozenset({"FAILED", "DELETED", "INACTIVE"}),
+    "progression": ("CREATING", "ACTIVE"),
+}
 
 
-def _activation_source_event(
-    job: ActivationJob, source: ActivationSource, previous: _OpenEnum | None
-) -> SourceStatusChanged:
-    assert previous is None or isinstance(previous, SourceStatus)
-    return SourceStatusChanged(
-        sequence_store_id=job.sequence_store_id, job_id=job.id, source=source, previous=previous
+# -- Lists --------------------------------------------------------------------------------
+
+
+def _store_summary(
+    ref_type: Callable[[str, str], JobRef[Any]], what: str
+) -> Callable[[Mapping[str, Any], tuple[str, ...]], Summary]:
+    def summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
+        return Summary(
+            ref=ref_type(batch[0], _required_text(raw, "id", what)),
+            status=_required_text(raw, "status", what),
+            creation_time=_time(raw, "creationTime", what, required=False),
+        )
+
+    return summary
+
+
+def _store_listing(
+    name: str, method: str, store_param: str, page_field: str, ref_type: Any, store_attr: str
+) -> Listing:
+    return Listing(
+        operation=Operation(name, method),
+        batch=lambda ref: (getattr(ref, store_attr),),
+        params=lambda batch: {store_param: batch[0]},
+        page_field=page_field,
+        token_param="nextToken",
+        summary=_store_summary(ref_type, f"a {name} item"),
+        created_after=True,
     )
 
 
-def _activation_status(job: ActivationJob) -> _OpenEnum:
-    return job.status
-
-
-ACTIVATION_JOB: JobKind[ActivationJob, ActivationSource, JobStatusChanged | SourceStatusChanged] = (
-    JobKind(
-        noun="read set activation job",
-        get_operation=GET_ACTIVATION_JOB,
-        fetch=_fetch_activation_job,
-        status=_activation_status,
-        terminal=frozenset(
-            {
-                ActivationJobStatus.CANCELLED,
-                ActivationJobStatus.FAILED,
-                ActivationJobStatus.COMPLETED,
-                ActivationJobStatus.COMPLETED_WITH_FAILURES,
-            }
-        ),
-        items=_activation_items,
-        job_event=_activation_job_event,
-        item_event=_activation_source_event,
+def _run_summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
+    what = "a ListRuns item"
+    return Summary(
+        RunRef(_required_text(raw, "id", what)),
+        _required_text(raw, "status", what),
+        _time(raw, "creationTime", what, required=False),
     )
+
+
+def _task_summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
+    what = "a ListRunTasks item"
+    return Summary(
+        TaskRef(batch[0], _required_text(raw, "taskId", what)),
+        _required_text(raw, "status", what),
+        _time(raw, "creationTime", what, required=False),
+    )
+
+
+def _analytics_summary(ref_type: Any, what: str) -> Callable[[Mapping[str, Any], tuple[str, ...]], Summary]:
+    def summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
+        return Summary(
+            ref_type(_required_text(raw, "id", what)),
+            _required_text(raw, "status", what),
+            _time(raw, "creationTime", what, required=False),
+        )
+
+    return summary
+
+
+def _no_params(batch: tuple[str, ...]) -> Params:
+    return {}
+
+
+# -- The kinds ----------------------------------------------------------------------------
+
+ACTIVATION_JOB: Kind[ActivationJob] = Kind(
+    word="activation",
+    noun="read set activation job",
+    ref_type=ReadSetActivationJobRef,
+    get=Operation("GetReadSetActivationJob", "get_read_set_activation_job"),
+    get_params=lambda r: {"sequenceStoreId": r.sequence_store_id, "id": r.job_id},
+    parse=lambda raw, ref: parse_job(raw),
+    item_noun="read set",
+    listing=_store_listing(
+        "ListReadSetActivationJobs",
+        "list_read_set_activation_jobs",
+        "sequenceStoreId",
+        "activationJobs",
+        ReadSetActivationJobRef,
+        "sequence_store_id",
+    ),
+    **_STORAGE,  # type: ignore[arg-type]
 )
+
+READ_SET_IMPORT_JOB: Kind[ReadSetImportJob] = Kind(
+    word="read-set-import",
+    noun="read set import job",
+    ref_type=ReadSetImportJobRef,
+    get=Operation("GetReadSetImportJob", "get_read_set_import_job"),
+    get_params=lambda r: {"sequenceStoreId": r.sequence_store_id, "id": r.job_id},
+    parse=lambda raw, ref: parse_read_set_import_job(raw),
+    item_noun="source",
+    listing=_store_listing(
+        "ListReadSetImportJobs",
+        "list_read_set_import_jobs",
+        "sequenceStoreId",
+        "importJobs",
+        ReadSetImportJobRef,
+        "sequence_store_id",
+    ),
+    **_STORAGE,  # type: ignore[arg-type]
+)
+
+READ_SET_EXPORT_JOB: Kind[ReadSetExportJob] = Kind(
+    word="read-set-export",
+    noun="read set export job",
+    ref_type=ReadSetExportJobRef,
+    get=Operation("GetReadSetExportJob", "get_read_set_export_job"),
+    get_params=lambda r: {"sequenceStoreId": r.sequence_store_id, "id": r.job_id},
+    parse=lambda raw, ref: parse_read_set_export_job(raw),
+    item_noun="read set",
+    listing=_store_listing(
+        "ListReadSetExportJobs",
+        "list_read_set_export_jobs",
+        "sequenceStoreId",
+        "exportJobs",
+        ReadSetExportJobRef,
+        "sequence_store_id",
+    ),
+    **_STORAGE,  # type: ignore[arg-type]
+)
+
+REFERENCE_IMPORT_JOB: Kind[ReferenceImportJob] = Kind(
+    word="reference-import",
+    noun="reference import job",
+    ref_type=ReferenceImportJobRef,
+    get=Operation("GetReferenceImportJob", "get_reference_import_job"),
+    get_params=lambda r: {"referenceStoreId": r.reference_store_id, "id": r.job_id},
+    parse=lambda raw, ref: parse_reference_import_job(raw),
+    item_noun="source",
+    listing=_store_listing(
+        "ListReferenceImportJobs",
+        "list_reference_import_jobs",
+        "referenceStoreId",
+        "importJobs",
+        ReferenceImportJobRef,
+        "reference_store_id",
+    ),
+    **_STORAGE,  # type: ignore[arg-type]
+)
+
+RUN: Kind[Run] = Kind(
+    word="run",
+    noun="run",
+    ref_type=RunRef,
+    get=Operation("GetRun", "get_run"),
+    get_params=lambda r: {"id": r.run_id},
+    parse=lambda raw, ref: parse_run(raw),
+    item_noun="task",
+    listing=Listing(
+        operation=Operation("ListRuns", "list_runs"),
+        batch=lambda ref: (),
+        params=_no_params,
+        page_field="items",
+        token_param="startingToken",
+        summary=_run_summary,
+        active_statuses=("PENDING", "STARTING", "RUNNING", "STOPPING"),
+    ),
+    item_listing=ItemListing(
+        operation=Operation("ListRunTasks", "list_run_tasks"),
+        params=lambda r: {"id": r.run_id},
+        page_field="items",
+        token_param="startingToken",
+        parse=lambda raw, ref: parse_task(raw, ref.run_id),
+    ),
+    **_RUN,  # type: ignore[arg-type]
+)
+
+TASK: Kind[Task] = Kind(
+    word="task",
+    noun="task",
+    ref_type=TaskRef,
+    get=Operation("GetRunTask", "get_run_task"),
+    get_params=lambda r: {"id": r.run_id, "taskId": r.task_id},
+    parse=lambda raw, ref: parse_task(raw, ref.run_id),
+    listing=Listing(
+        operation=Operation("ListRunTasks", "list_run_tasks"),
+        batch=lambda ref: (ref.run_id,),
+        params=lambda batch: {"id": batch[0]},
+        page_field="items",
+        token_param="startingToken",
+        summary=_task_summary,
+    ),
+    **_TASK,  # type: ignore[arg-type]
+)
+
+VARIANT_IMPORT_JOB: Kind[VariantImportJob] = Kind(
+    word="variant-import",
+    noun="variant import job",
+    ref_type=VariantImportJobRef,
+    get=Operation("GetVariantImportJob", "get_variant_import_job"),
+    get_params=lambda r: {"jobId": r.job_id},
+    parse=lambda raw, ref: parse_variant_import_job(raw),
+    item_noun="source",
+    listing=Listing(
+        operation=Operation("ListVariantImportJobs", "list_variant_import_jobs"),
+        batch=lambda ref: (),
+        params=_no_params,
+        page_field="variantImportJobs",
+        token_param="nextToken",
+        summary=_analytics_summary(VariantImportJobRef, "a ListVariantImportJobs item"),
+        active_statuses=("SUBMITTED", "IN_PROGRESS"),
+        status_param="filter.status",
+    ),
+    **_ANALYTICS,  # type: ignore[arg-type]
+)
+
+ANNOTATION_IMPORT_JOB: Kind[AnnotationImportJob] = Kind(
+    word="annotation-import",
+    noun="annotation import job",
+    ref_type=AnnotationImportJobRef,
+    get=Operation("GetAnnotationImportJob", "get_annotation_import_job"),
+    get_params=lambda r: {"jobId": r.job_id},
+    parse=lambda raw, ref: parse_annotation_import_job(raw),
+    item_noun="source",
+    listing=Listing(
+        operation=Operation("ListAnnotationImportJobs", "list_annotation_import_jobs"),
+        batch=lambda ref: (),
+        params=_no_params,
+        page_field="annotationImportJobs",
+        token_param="nextToken",
+        summary=_analytics_summary(AnnotationImportJobRef, "a ListAnnotationImportJobs item"),
+        active_statuses=("SUBMITTED", "IN_PROGRESS"),
+        status_param="filter.status",
+    ),
+    **_ANALYTICS,  # type: ignore[arg-type]
+)
+
+WORKFLOW: Kind[Workflow] = Kind(
+    word="workflow",
+    noun="workflow",
+    ref_type=WorkflowRef,
+    get=Operation("GetWorkflow", "get_workflow"),
+    get_params=lambda r: {"id": r.workflow_id},
+    parse=lambda raw, ref: parse_workflow(raw),
+    **_WORKFLOW,  # type: ignore[arg-type]
+)
+
+WORKFLOW_VERSION: Kind[WorkflowVersion] = Kind(
+    word="workflow-version",
+    noun="workflow version",
+    ref_type=WorkflowVersionRef,
+    get=Operation("GetWorkflowVersion", "get_workflow_version"),
+    get_params=lambda r: {"workflowId": r.workflow_id, "versionName": r.version_name},
+    parse=lambda raw, ref: parse_workflow_version(raw),
+    **_WORKFLOW,  # type: ignore[arg-type]
+)
+
+KINDS: dict[str, Kind[Any]] = {
+    kind.word: kind
+    for kind in (
+        ACTIVATION_JOB,
+        READ_SET_IMPORT_JOB,
+        READ_SET_EXPORT_JOB,
+        REFERENCE_IMPORT_JOB,
+        RUN,
+        TASK,
+        VARIANT_IMPORT_JOB,
+        ANNOTATION_IMPORT_JOB,
+        WORKFLOW,
+        WORKFLOW_VERSION,
+    )
+}
+_BY_REF: dict[type[Any], Kind[Any]] = {kind.ref_type: kind for kind in KINDS.values()}
+
+
+def kind_of(ref: JobRef[JobT]) -> Kind[JobT]:
+    """The kind of a reference.
+
+    Raises:
+        InvalidInputError: `ref` is not a job reference.
+    """
+    kind = _BY_REF.get(type(ref))
+    if kind is None:
+        from ._errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"expected a job reference such as RunRef(...), not {type(ref).__name__}",
+            argument="ref",
+        )
+    return kind

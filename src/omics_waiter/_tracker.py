@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from ._kinds import JobKind
+from ._kinds import Kind
 from ._models import _OpenEnum
 
 __all__ = ["JobTracker"]
 
 JobT = TypeVar("JobT")
-ItemT = TypeVar("ItemT")
-EventT = TypeVar("EventT")
 
 
-class JobTracker(Generic[JobT, ItemT, EventT]):
+class JobTracker(Generic[JobT]):
     """Remembers the statuses last reported for one job and reports what changed.
 
     Order of the events of one observation: the job's event first, then its
@@ -26,7 +24,7 @@ class JobTracker(Generic[JobT, ItemT, EventT]):
         since: A job observed earlier (e.g. before a restart); only changes after it are reported.
     """
 
-    def __init__(self, kind: JobKind[JobT, ItemT, EventT], since: JobT | None = None) -> None:
+    def __init__(self, kind: Kind[JobT], since: JobT | None = None) -> None:
         self.kind = kind
         self.last: JobT | None = None
         self._status: _OpenEnum | None = None
@@ -42,22 +40,22 @@ class JobTracker(Generic[JobT, ItemT, EventT]):
 
     @property
     def is_terminal(self) -> bool:
-        return self._status is not None and self._status in self.kind.terminal
+        return self._status is not None and str(self._status) in self.kind.terminal
 
-    def observe(self, job: JobT) -> list[EventT]:
+    def observe(self, job: JobT) -> list[Any]:
         """Record an observation; return its events (empty when nothing changed)."""
         kind = self.kind
         status = kind.status(job)
         job_event = None
         if status != self._status:
             job_event = kind.job_event(job, self._status)
-        events: list[EventT] = []
+        events: list[Any] = []
         for key, item, item_status in kind.items(job):
             previous = self._items.get(key)
             if item_status != previous:
                 events.append(kind.item_event(job, item, previous))
         if job_event is not None:
-            if status in kind.terminal:
+            if str(status) in kind.terminal:
                 events.append(job_event)
             else:
                 events.insert(0, job_event)

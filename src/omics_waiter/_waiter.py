@@ -1,4 +1,8 @@
-"""`OmicsWaiter`: the public face of the engine."""
+"""`OmicsWaiter`: the public face of the engine.
+
+It validates arguments (before any request), builds views on its one `Scheduler`, and
+turns their outcomes into return values and errors. Polling itself is the scheduler's.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,15 @@ import collections
 import contextlib
 import functools
 import logging
+import math
 import urllib.parse
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from types import TracebackType
 from typing import Any, Protocol, TypeVar
+
+import anyio
+import anyio.abc
 
 from ._backoff import RetryBackoff
 from ._budget import Budget, RequestBudget
@@ -21,19 +31,19 @@ from ._client import (
     parse_timestamp,
 )
 from ._clock import AnyioClock, Clock
-from ._engine import JobWatch, Timing
 from ._errors import (
     InvalidInputError,
     JobFailedError,
-    JobPartiallyFailedError,
     OmicsWaiterError,
     ServiceError,
     WaitTimeoutError,
 )
 from ._events import JobWatchFailed, WatchEvent
-from ._kinds import ACTIVATION_JOB
-from ._many import ManyJobWatch
+from ._kinds import Kind, kind_of
 from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
+from ._policy import Mode, Timing, verdict
+from ._refs import JobRef, ReadSetActivationJobRef
+from ._scheduler import Scheduler, View
 from ._validation import check_id, check_ids, check_rate, check_seconds, check_timeout_and_deadline
 
 __all__ = ["EventStream", "OmicsWaiter"]
@@ -41,6 +51,7 @@ __all__ = ["EventStream", "OmicsWaiter"]
 logger = logging.getLogger("omics_waiter")
 
 T = TypeVar("T")
+JobT = TypeVar("JobT")
 
 # Defaults, chosen for jobs that last minutes to hours:
 # - a change is followed by a poll 5 s later, so a job that moves is followed closely;
@@ -58,17 +69,45 @@ DEFAULT_RETRY_INITIAL = 1.0
 DEFAULT_RETRY_MAX = 30.0
 
 
-class EventStream(Protocol):
-    """What a watch returns: an async iterator of events that can be closed early."""
+class EventStream:
+    """What a watch returns: an async iterator of events that can be closed early.
 
-    def __aiter__(self) -> AsyncIterator[WatchEvent]: ...
+    Leaving an ``async for`` early (or dropping the stream) stops its polling; so does
+    `aclose`. Never cancels the jobs themselves.
+    """
 
-    async def __anext__(self) -> WatchEvent: ...
+    def __init__(self, view: View, *, raise_errors: bool) -> None:
+        self._view = view
+        self._raise = raise_errors
+        self._finalizer = weakref.finalize(self, view.close)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        event = await self._view.next()
+        if event is None:
+            self._finalizer()
+            raise StopAsyncIteration
+        if self._raise and isinstance(event, JobWatchFailed):
+            self._finalizer()
+            raise event.error
+        return event  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         """Stop watching; iteration ends. Never cancels the job itself."""
-        ...
+        self._finalizer()
 
+    def last(self, ref: JobRef[JobT]) -> JobT | None:
+        """The last observation of `ref` this stream reported (or its `since`)."""
+        job: JobT | None = self._view.last(ref)
+        return job
+
+    @property
+    def last_job(self) -> Any:
+        """For a watch of one job: its last observation (or its `since`)."""
+        ref = next(iter(self._view.subs))
+        return self._view.last(ref)
 
 def _timing(
     min_delay: object, max_delay: object, not_found_grace: object, *, blame: str = "min_delay"
@@ -88,23 +127,19 @@ def _timing(
     )
 
 
-def verdict(job: ActivationJob, *, accept_partial: bool) -> ActivationJob:
-    """The final job if it counts as success, else the matching `JobFailedError`."""
-    if job.status == ActivationJobStatus.COMPLETED:
-        return job
-    if job.status == ActivationJobStatus.COMPLETED_WITH_FAILURES:
-        if accept_partial:
-            return job
-        failed = ", ".join(s.read_set_id for s in job.failed_sources) or "unknown"
-        raise JobPartiallyFailedError(
-            f"read set activation job {job.id} completed, but {len(job.failed_sources)} of "
-            f"{len(job.sources)} read sets failed: {failed}",
-            job=job,
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False", argument=name)
+    return value
+
+
+def _check_ref(ref: object, argument: str = "ref") -> JobRef[Any]:
+    if not isinstance(ref, JobRef):
+        raise InvalidInputError(
+            f"{argument} must be a job reference such as RunRef(...), not {type(ref).__name__}",
+            argument=argument,
         )
-    detail = f": {job.status_message}" if job.status_message else ""
-    raise JobFailedError(
-        f"read set activation job {job.id} ended {job.status.value}{detail}", job=job
-    )
+    return ref
 
 
 class OmicsWaiter:
@@ -162,6 +197,30 @@ class OmicsWaiter:
             rate = DEFAULT_MAX_TPS if max_tps is None else check_rate("max_tps", max_tps)
             self._budget = RequestBudget(rate, clock=self._clock)
         self._api = OmicsApi(client, self._budget)
+        self._scheduler = Scheduler(self._api, self._budget, self._clock)
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    async def __aenter__(self) -> OmicsWaiter:
+        """Run the scheduler in a task of the waiter's own until exit: no consumer then
+        waits for another to hand over. Optional: a waiter also works without it."""
+        if self._task_group is not None:
+            raise RuntimeError("this waiter is already entered")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        await task_group.start(self._scheduler.run_forever)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task_group, self._task_group = self._task_group, None
+        assert task_group is not None
+        task_group.cancel_scope.cancel()
+        await task_group.__aexit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         t = self._timing
@@ -263,44 +322,325 @@ class OmicsWaiter:
                     f"region_name must be an AWS Region such as 'us-east-1', got {region_name!r}",
                     argument="region_name",
                 ) from None
-            yield cls(client, **options)
+            async with cls(client, **options) as waiter:
+                yield waiter
 
-    def _watch(
+    # -- the generic API --------------------------------------------------------------------
+
+    def _view(
         self,
-        sequence_store_id: object,
-        job_id: object,
+        refs: Sequence[JobRef[Any]],
         *,
         timeout: object,
         deadline: object,
-        since: object,
         min_delay: object,
         max_delay: object,
-    ) -> JobWatch[Any, Any, Any]:
-        store = check_id("sequence_store_id", sequence_store_id)
-        job = check_id("job_id", job_id)
+        mode: Mode,
+        items: bool,
+        events: bool,
+        until: str | None = None,
+        since: dict[JobRef[Any], Any] | None = None,
+    ) -> View:
         seconds = check_timeout_and_deadline(timeout, deadline, self._timeout)
         timing = self._override(min_delay, max_delay)
-        if since is not None:
-            if not isinstance(since, ActivationJob):
-                raise InvalidInputError(
-                    f"since must be an ActivationJob, not {type(since).__name__}", argument="since"
-                )
-            if since.id != job or since.sequence_store_id != store:
-                raise InvalidInputError(
-                    f"since is job {since.id} in store {since.sequence_store_id}, "
-                    f"not job {job} in store {store}",
-                    argument="since",
-                )
-        return JobWatch(
-            ACTIVATION_JOB,
-            self._api,
-            self._clock,
-            sequence_store_id=store,
-            job_id=job,
+        view = View(
+            self._scheduler,
             deadline=self._clock.now() + seconds,
             timing=timing,
-            since=since,
+            mode=mode,
+            items=items,
+            events=events,
+            until=until,
         )
+        self._scheduler.add(view, refs, since or {})
+        return view
+
+    def _check_until(self, kind: Kind[Any], until: object) -> str | None:
+        if until is None:
+            return None
+        value = str(until) if isinstance(until, str) else None
+        if value is None or value not in kind.progression or kind.is_terminal(value):
+            allowed = ", ".join(s for s in kind.progression if not kind.is_terminal(s))
+            raise InvalidInputError(
+                f"until must be a status a {kind.noun} passes on its way ({allowed}), "
+                f"got {until!r}",
+                argument="until",
+            )
+        return value
+
+    async def wait(
+        self,
+        ref: JobRef[JobT],
+        *,
+        timeout: float | None = None,
+        deadline: Any = None,
+        accept_partial: bool = False,
+        until: str | None = None,
+        min_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> JobT:
+        """Wait until a job is finished (or reaches `until`), and return it.
+
+        Concurrent waits on one waiter are batched: jobs that share a List (a sequence
+        store's jobs, the account's runs) are swept together, and two waits on one job
+        cost one request.
+
+        Args:
+            ref: The job: `ReadSetActivationJobRef`, `RunRef`, `TaskRef` ...
+            timeout: Seconds the wait may last (default: the waiter's `timeout`).
+            deadline: An aware `datetime` to stop at, instead of `timeout`.
+            accept_partial: Return, rather than raise, a job that ended
+                COMPLETED_WITH_FAILURES.
+            until: Return once the job reaches this status or a later one on its way to
+                success (e.g. ``"RUNNING"`` for a run), instead of waiting for the end.
+                A job already past it is returned at once; one that ends without
+                reaching it raises `JobFailedError`.
+            min_delay: Overrides the waiter's `min_delay` for this wait.
+            max_delay: Overrides the waiter's `max_delay` for this wait.
+
+        Returns:
+            The job (its model: `ActivationJob`, `Run`, `Task` ...).
+
+        Raises:
+            JobFailedError: The job ended without success (FAILED, CANCELLED ...).
+            JobPartiallyFailedError: It ended COMPLETED_WITH_FAILURES.
+            WaitTimeoutError: The deadline passed; `.job` is the last job seen.
+            JobNotFoundError: The job stayed not found for the grace period.
+            AccessDeniedError: Access, credentials or signature were refused.
+            InvalidInputError: An argument is invalid (before any request), or the service said so.
+            UnexpectedResponseError: The service answered in a way this release cannot read.
+        """
+        ref = _check_ref(ref)
+        kind = kind_of(ref)
+        accept = _check_bool("accept_partial", accept_partial)
+        wanted = self._check_until(kind, until)
+        view = self._view(
+            [ref],
+            timeout=timeout,
+            deadline=deadline,
+            min_delay=min_delay,
+            max_delay=max_delay,
+            mode=Mode.FINAL if wanted is None else Mode.CHANGES,
+            items=False,
+            events=False,
+            until=wanted,
+        )
+        try:
+            await view.run()
+        finally:
+            view.close()
+        error = view.failures.get(ref)
+        if error is not None:
+            raise error
+        job = view.last(ref)
+        assert job is not None
+        result: JobT = verdict(kind, job, accept_partial=accept, until=wanted)
+        return result
+
+    def watch(
+        self,
+        ref: JobRef[Any],
+        *,
+        timeout: float | None = None,
+        deadline: Any = None,
+        since: Any = None,
+        items: bool = False,
+        min_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> EventStream:
+        """Watch one job: an async iterator of its status changes.
+
+        The first observation yields a `JobStatusChanged` with ``previous=None`` and an
+        `ItemStatusChanged` per item (read set, source, task); each later change yields
+        exactly one event; transient errors yield `PollRetrying`. The job's terminal
+        `JobStatusChanged` is the last event; iteration then ends without raising,
+        whatever the job's outcome. The job is polled on its own, at the backoff's pace,
+        so its items' progress is seen between its own status changes.
+
+        Args:
+            ref: The job.
+            timeout: Seconds the watch may last (default: the waiter's `timeout`).
+            deadline: An aware `datetime` to stop at, instead of `timeout`.
+            since: The job as seen before (e.g. by a previous process): only changes
+                after it are yielded.
+            items: For a run: also fetch its tasks (ListRunTasks) and report them.
+            min_delay: Overrides the waiter's `min_delay` for this watch.
+            max_delay: Overrides the waiter's `max_delay` for this watch.
+
+        Raises:
+            InvalidInputError: An argument is invalid (at once, before any request).
+
+        While iterating, raises `WaitTimeoutError`, `JobNotFoundError`,
+        `AccessDeniedError`, `InvalidInputError`, `UnexpectedResponseError`
+        or `ServiceError`.
+        """
+        ref = _check_ref(ref)
+        _check_bool("items", items)
+        seen = self._since([ref], [] if since is None else [since], single=True)
+        view = self._view(
+            [ref],
+            timeout=timeout,
+            deadline=deadline,
+            min_delay=min_delay,
+            max_delay=max_delay,
+            mode=Mode.PROGRESS,
+            items=items,
+            events=True,
+            since=seen,
+        )
+        return EventStream(view, raise_errors=True)
+
+    def _refs(self, refs: object, argument: str = "refs") -> list[JobRef[Any]]:
+        if isinstance(refs, str | bytes | JobRef) or not isinstance(refs, Iterable):
+            raise InvalidInputError(
+                f"{argument} must be an iterable of job references", argument=argument
+            )
+        checked = [_check_ref(r, argument) for r in refs]
+        if len(set(checked)) != len(checked):
+            twice = next(r for r, n in collections.Counter(checked).items() if n > 1)
+            raise InvalidInputError(
+                f"{kind_of(twice).noun} {twice} is listed twice", argument=argument
+            )
+        return checked
+
+    def _since(
+        self, refs: Sequence[JobRef[Any]], since: object, *, single: bool = False
+    ) -> dict[JobRef[Any], Any]:
+        if since is None:
+            return {}
+        if not isinstance(since, Iterable) or isinstance(since, str | bytes):
+            raise InvalidInputError("since must be an iterable of jobs", argument="since")
+        wanted = set(refs)
+        seen: dict[JobRef[Any], Any] = {}
+        for job in since:
+            ref = getattr(job, "ref", None)
+            if not isinstance(ref, JobRef) or not isinstance(job, _model_type(ref)):
+                raise InvalidInputError(
+                    f"since must hold jobs as a watch reported them, not {type(job).__name__}",
+                    argument="since",
+                )
+            if ref not in wanted:
+                what = "not the job watched" if single else "not among the jobs watched"
+                raise InvalidInputError(
+                    f"since is {kind_of(ref).noun} {ref}, {what}", argument="since"
+                )
+            seen[ref] = job
+        return seen
+
+    def watch_many(
+        self,
+        refs: Iterable[JobRef[Any]],
+        *,
+        timeout: float | None = None,
+        deadline: Any = None,
+        since: Iterable[Any] | None = None,
+        items: bool = False,
+        final_only: bool = False,
+        min_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> EventStream:
+        """Watch many jobs, of any kinds: one async iterator of all their events.
+
+        Jobs that share a List (a sequence store's jobs, the account's runs, a run's
+        tasks) are swept with it once several are watched, and fetched one by one only
+        when they change; all requests share the waiter's budget. Every job ends with
+        exactly one final event: its terminal `JobStatusChanged`, or a `JobWatchFailed`
+        with its error (a timeout, a job not found, ...), which never stops the others.
+        Iteration ends after the last one.
+
+        Args:
+            refs: The jobs, without duplicates.
+            timeout: Seconds the watch may last (default: the waiter's `timeout`).
+            deadline: An aware `datetime` to stop at, instead of `timeout`.
+            since: Jobs seen before: only changes after them are yielded (a job already
+                finished in `since` is not polled and yields nothing).
+            items: Also poll unfinished jobs for their items' progress (and fetch runs'
+                tasks), at the backoff's pace; costs requests.
+            final_only: Report each job only when it ends: it is fetched once, when a
+                List shows it finished. The cheapest way to act on each outcome.
+            min_delay: Overrides the waiter's `min_delay` for this watch.
+            max_delay: Overrides the waiter's `max_delay` for this watch.
+
+        Raises:
+            InvalidInputError: An argument is invalid (at once, before any request).
+        """
+        checked = self._refs(refs)
+        _check_bool("items", items)
+        _check_bool("final_only", final_only)
+        if final_only and items:
+            raise InvalidInputError("final_only and items exclude each other", argument="final_only")
+        seen = self._since(checked, since)
+        mode = Mode.FINAL if final_only else Mode.PROGRESS if items else Mode.CHANGES
+        view = self._view(
+            checked,
+            timeout=timeout,
+            deadline=deadline,
+            min_delay=min_delay,
+            max_delay=max_delay,
+            mode=mode,
+            items=items,
+            events=True,
+            since=seen,
+        )
+        return EventStream(view, raise_errors=False)
+
+    async def wait_many(
+        self,
+        refs: Iterable[JobRef[Any]],
+        *,
+        timeout: float | None = None,
+        deadline: Any = None,
+        accept_partial: bool = False,
+        min_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> list[Any]:
+        """Wait until every job is finished; one job's failure never stops the others.
+
+        Args:
+            refs: The jobs, of any kinds, without duplicates.
+            timeout: Seconds the wait may last (default: the waiter's `timeout`).
+            deadline: An aware `datetime` to stop at, instead of `timeout`.
+            accept_partial: Count COMPLETED_WITH_FAILURES as success.
+            min_delay: Overrides the waiter's `min_delay` for this wait.
+            max_delay: Overrides the waiter's `max_delay` for this wait.
+
+        Returns:
+            In the order of `refs`, each job's outcome: the job on success, else the
+            error `wait` would have raised (`JobFailedError`, `WaitTimeoutError` ...),
+            like ``asyncio.gather(..., return_exceptions=True)``.
+
+        Raises:
+            InvalidInputError: An argument is invalid (at once, before any request).
+        """
+        checked = self._refs(refs)
+        accept = _check_bool("accept_partial", accept_partial)
+        view = self._view(
+            checked,
+            timeout=timeout,
+            deadline=deadline,
+            min_delay=min_delay,
+            max_delay=max_delay,
+            mode=Mode.FINAL,
+            items=False,
+            events=False,
+        )
+        try:
+            await view.run()
+        finally:
+            view.close()
+        outcomes: list[Any] = []
+        for ref in checked:
+            error = view.failures.get(ref)
+            if error is not None:
+                outcomes.append(error)
+                continue
+            try:
+                outcomes.append(verdict(kind_of(ref), view.last(ref), accept_partial=accept))
+            except JobFailedError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    # -- read set activation jobs (0.1): shortcuts over the generic API ------------------------
 
     def watch_activation_job(
         self,
@@ -313,34 +653,14 @@ class OmicsWaiter:
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> EventStream:
-        """Watch a read set activation job: an async iterator of its status changes.
-
-        The first observation yields a `JobStatusChanged` with ``previous=None``
-        and a `SourceStatusChanged` per read set; each later change yields
-        exactly one event; transient errors yield `PollRetrying`. The job's
-        terminal `JobStatusChanged` is the last event; iteration then ends
-        without raising, whatever the job's outcome.
-
-        Args:
-            sequence_store_id: The job's sequence store.
-            job_id: The job.
-            timeout: Seconds the watch may last (default: the waiter's `timeout`).
-            deadline: An aware `datetime` to stop at, instead of `timeout`.
-            since: A job seen before (e.g. by a previous process): only changes
-                after it are yielded.
-            min_delay: Overrides the waiter's `min_delay` for this watch.
-            max_delay: Overrides the waiter's `max_delay` for this watch.
-
-        Raises:
-            InvalidInputError: An argument is invalid (at once, before any request).
-
-        While iterating, raises `WaitTimeoutError`, `JobNotFoundError`,
-        `AccessDeniedError`, `InvalidInputError`, `UnexpectedResponseError`
-        or `ServiceError`.
-        """
-        return self._watch(
-            sequence_store_id,
-            job_id,
+        """`watch` of ``ReadSetActivationJobRef(sequence_store_id, job_id)``."""
+        ref = ReadSetActivationJobRef(sequence_store_id, job_id)
+        if since is not None and not isinstance(since, ActivationJob):
+            raise InvalidInputError(
+                f"since must be an ActivationJob, not {type(since).__name__}", argument="since"
+            )
+        return self.watch(
+            ref,
             timeout=timeout,
             deadline=deadline,
             since=since,
@@ -348,70 +668,27 @@ class OmicsWaiter:
             max_delay=max_delay,
         )
 
-    def _many(
-        self,
-        jobs: object,
-        *,
-        timeout: object,
-        deadline: object,
-        since: object,
-        source_progress: object,
-        min_delay: object,
-        max_delay: object,
-        final_only: bool = False,
-    ) -> ManyJobWatch:
+    @staticmethod
+    def _pairs(jobs: object) -> list[JobRef[Any]]:
         if isinstance(jobs, str | bytes) or not isinstance(jobs, Iterable):
             raise InvalidInputError(
                 "jobs must be an iterable of (sequence_store_id, job_id) pairs", argument="jobs"
             )
-        keys: list[tuple[str, str]] = []
+        refs: list[ReadSetActivationJobRef] = []
         for pair in jobs:
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 raise InvalidInputError(
                     f"jobs must hold (sequence_store_id, job_id) pairs, got {pair!r}",
                     argument="jobs",
                 )
-            keys.append((check_id("sequence_store_id", pair[0]), check_id("job_id", pair[1])))
-        if len(set(keys)) != len(keys):
-            twice = next(k for k, n in collections.Counter(keys).items() if n > 1)
+            refs.append(ReadSetActivationJobRef(pair[0], pair[1]))
+        if len(set(refs)) != len(refs):
+            twice = next(r for r, n in collections.Counter(refs).items() if n > 1)
             raise InvalidInputError(
-                f"job {twice[1]} of sequence store {twice[0]} is listed twice", argument="jobs"
+                f"job {twice.job_id} of sequence store {twice.sequence_store_id} is listed twice",
+                argument="jobs",
             )
-        seconds = check_timeout_and_deadline(timeout, deadline, self._timeout)
-        timing = self._override(min_delay, max_delay)
-        if not isinstance(source_progress, bool):
-            raise InvalidInputError(
-                "source_progress must be True or False", argument="source_progress"
-            )
-        if since is None:
-            since = ()
-        if isinstance(since, ActivationJob) or not isinstance(since, Iterable):
-            raise InvalidInputError("since must be an iterable of ActivationJob", argument="since")
-        seen: dict[tuple[str, str], ActivationJob] = {}
-        wanted = set(keys)
-        for job in since:
-            if not isinstance(job, ActivationJob):
-                raise InvalidInputError(
-                    f"since must hold ActivationJob values, not {type(job).__name__}",
-                    argument="since",
-                )
-            if (job.sequence_store_id, job.id) not in wanted:
-                raise InvalidInputError(
-                    f"since holds job {job.id} of store {job.sequence_store_id}, "
-                    "which is not among jobs",
-                    argument="since",
-                )
-            seen[(job.sequence_store_id, job.id)] = job
-        return ManyJobWatch(
-            self._api,
-            self._clock,
-            jobs=keys,
-            deadline=self._clock.now() + seconds,
-            timing=timing,
-            since=seen,
-            source_progress=source_progress,
-            final_only=final_only,
-        )
+        return list(refs)
 
     def watch_activation_jobs(
         self,
@@ -425,50 +702,26 @@ class OmicsWaiter:
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> EventStream:
-        """Watch many read set activation jobs: one async iterator of all their events.
-
-        Jobs of a sequence store with several watched jobs are polled together
-        through ListReadSetActivationJobs, and fetched one by one only when
-        they change; all requests share the waiter's budget. Every job ends
-        with exactly one final event: its terminal `JobStatusChanged`, or a
-        `JobWatchFailed` with its error (a timeout, a job not found, ...),
-        which never stops the others. Iteration ends after the last one.
-
-        Args:
-            jobs: ``(sequence_store_id, job_id)`` pairs, without duplicates.
-            timeout: Seconds the watch may last (default: the waiter's `timeout`).
-            deadline: An aware `datetime` to stop at, instead of `timeout`.
-            since: Jobs seen before: only changes after them are yielded (a job
-                already terminal in `since` is not polled and yields nothing).
-            source_progress: Also poll unfinished jobs for their read sets' progress,
-                at the backoff's pace and below change detection in priority
-                (costs requests; without it, read set events come when the job's
-                status changes).
-            final_only: Report each job only when it ends: it is fetched once,
-                when List shows it terminal, and yields its read sets' events and
-                its terminal event then. The cheapest way to act on each outcome
-                as soon as it is known.
-            min_delay: Overrides the waiter's `min_delay` for this watch.
-            max_delay: Overrides the waiter's `max_delay` for this watch.
-
-        Raises:
-            InvalidInputError: An argument is invalid (at once, before any request).
-        """
-        if not isinstance(final_only, bool):
-            raise InvalidInputError("final_only must be True or False", argument="final_only")
+        """`watch_many` of read set activation jobs given as ``(store, job)`` pairs;
+        `source_progress` is `watch_many`'s `items`."""
+        refs = self._pairs(jobs)
+        _check_bool("source_progress", source_progress)
+        _check_bool("final_only", final_only)
         if final_only and source_progress:
             raise InvalidInputError(
                 "final_only and source_progress exclude each other", argument="final_only"
             )
-        return self._many(
-            jobs,
+        if since is not None and (isinstance(since, ActivationJob) or not isinstance(since, Iterable)):
+            raise InvalidInputError("since must be an iterable of ActivationJob", argument="since")
+        return self.watch_many(
+            refs,
             timeout=timeout,
             deadline=deadline,
             since=since,
-            source_progress=source_progress,
+            items=source_progress,
+            final_only=final_only,
             min_delay=min_delay,
             max_delay=max_delay,
-            final_only=final_only,
         )
 
     async def wait_for_activation_jobs(
@@ -481,56 +734,16 @@ class OmicsWaiter:
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> list[ActivationJob | OmicsWaiterError]:
-        """Wait until every job is terminal; one job's failure never stops the others.
-
-        Args:
-            jobs: ``(sequence_store_id, job_id)`` pairs, without duplicates.
-            timeout: Seconds the wait may last (default: the waiter's `timeout`).
-            deadline: An aware `datetime` to stop at, instead of `timeout`.
-            accept_partial: Count COMPLETED_WITH_FAILURES as success.
-            min_delay: Overrides the waiter's `min_delay` for this wait.
-            max_delay: Overrides the waiter's `max_delay` for this wait.
-
-        Returns:
-            In the order of `jobs`, each job's outcome: its final `ActivationJob`
-            on success, else the error `wait_for_activation_job` would have raised
-            (`JobFailedError`, `WaitTimeoutError`, `JobNotFoundError`, ...).
-
-        Raises:
-            InvalidInputError: An argument is invalid (at once, before any request).
-        """
-        if not isinstance(accept_partial, bool):
-            raise InvalidInputError(
-                "accept_partial must be True or False", argument="accept_partial"
-            )
-        watch = self._many(
-            jobs,
+        """`wait_many` of read set activation jobs given as ``(store, job)`` pairs."""
+        refs = self._pairs(jobs)
+        return await self.wait_many(
+            refs,
             timeout=timeout,
             deadline=deadline,
-            since=(),
-            source_progress=False,
+            accept_partial=accept_partial,
             min_delay=min_delay,
             max_delay=max_delay,
-            # Only outcomes are wanted: a job is fetched once List shows it terminal.
-            final_only=True,
         )
-        failures: dict[tuple[str, str], OmicsWaiterError] = {}
-        async for event in watch:
-            if isinstance(event, JobWatchFailed):
-                failures[(event.sequence_store_id, event.job_id)] = event.error
-        last = watch.last_jobs
-        outcomes: list[ActivationJob | OmicsWaiterError] = []
-        for key in watch.keys:
-            if key in failures:
-                outcomes.append(failures[key])
-                continue
-            job = last[key]
-            assert job is not None
-            try:
-                outcomes.append(verdict(job, accept_partial=accept_partial))
-            except JobFailedError as exc:
-                outcomes.append(exc)
-        return outcomes
 
     def _override(self, min_delay: object, max_delay: object) -> Timing:
         timing = self._timing
@@ -663,14 +876,12 @@ class OmicsWaiter:
                 if delay is None:
                     raise WaitTimeoutError(
                         f"{exc.operation} kept failing ({exc.reason}) until the timeout",
-                        job_id="",
-                        job=None,
                     ) from exc
                 logger.info("%s retrying in %.2fs after %s", exc.operation, delay, exc.reason)
                 await self._clock.sleep(delay)
             except BudgetExhausted:
                 raise WaitTimeoutError(
-                    "no request slot was free before the timeout", job_id="", job=None
+                    "no request slot was free before the timeout"
                 ) from None
 
     async def wait_for_activation_job(
@@ -684,47 +895,29 @@ class OmicsWaiter:
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> ActivationJob:
-        """Wait until a read set activation job is terminal, and return it.
-
-        Args:
-            sequence_store_id: The job's sequence store.
-            job_id: The job.
-            timeout: Seconds the wait may last (default: the waiter's `timeout`).
-            deadline: An aware `datetime` to stop at, instead of `timeout`.
-            accept_partial: Return, rather than raise, a job that ended
-                COMPLETED_WITH_FAILURES.
-            min_delay: Overrides the waiter's `min_delay` for this wait.
-            max_delay: Overrides the waiter's `max_delay` for this wait.
-
-        Returns:
-            The final job: COMPLETED (or COMPLETED_WITH_FAILURES with `accept_partial`).
-
-        Raises:
-            JobFailedError: The job ended FAILED or CANCELLED.
-            JobPartiallyFailedError: The job ended COMPLETED_WITH_FAILURES.
-            WaitTimeoutError: The deadline passed; `.job` is the last job seen.
-            JobNotFoundError: The job stayed not found for the grace period.
-            AccessDeniedError: Access, credentials or signature were refused.
-            InvalidInputError: An argument is invalid, or the service said so.
-            UnexpectedResponseError: The service answered in a way this release cannot read.
-        """
-        if not isinstance(accept_partial, bool):
-            raise InvalidInputError(
-                "accept_partial must be True or False", argument="accept_partial"
-            )
-        watch = self._watch(
-            sequence_store_id,
-            job_id,
+        """`wait` for ``ReadSetActivationJobRef(sequence_store_id, job_id)``."""
+        return await self.wait(
+            ReadSetActivationJobRef(sequence_store_id, job_id),
             timeout=timeout,
             deadline=deadline,
-            since=None,
+            accept_partial=accept_partial,
             min_delay=min_delay,
             max_delay=max_delay,
         )
-        async for _ in watch:
-            pass
-        job = watch.last_job
-        # The watch ends without raising only after a terminal observation.
-        assert job is not None
-        assert job.is_terminal
-        return verdict(job, accept_partial=accept_partial)
+
+
+def _model_type(ref: JobRef[Any]) -> type:
+    from . import _models
+
+    return {
+        "activation": _models.ActivationJob,
+        "read-set-import": _models.ReadSetImportJob,
+        "read-set-export": _models.ReadSetExportJob,
+        "reference-import": _models.ReferenceImportJob,
+        "run": _models.Run,
+        "task": _models.Task,
+        "variant-import": _models.VariantImportJob,
+        "annotation-import": _models.AnnotationImportJob,
+        "workflow": _models.Workflow,
+        "workflow-version": _models.WorkflowVersion,
+    }[ref.kind]

@@ -2,7 +2,7 @@ import anyio
 import pytest
 from trio.testing import MockClock
 
-from fakes import FakeClock
+from fakes import ManualClock as FakeClock
 from omics_waiter._budget import RequestBudget
 
 
