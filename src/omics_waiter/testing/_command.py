@@ -67,7 +67,9 @@ async def _serve(emulator: OmicsEmulator) -> None:
     callback=_seconds_range,
     help="Range of job durations in seconds.  [default: 1:3]",
 )
-@click.option("--failure-rate", type=_RATE, default=0.0, help="Probability a read set fails.")
+@click.option(
+    "--failure-rate", type=_RATE, default=0.0, help="Probability an item, task or workflow fails."
+)
 @click.option(
     "--quota-tps", type=float, default=None, callback=_positive, help="Requests/s per operation."
 )
@@ -100,7 +102,8 @@ def emulator(
     latency: float,
     visibility_delay: float,
 ) -> None:
-    """Run a local HealthOmics endpoint for read set activation jobs.
+    """Run a local HealthOmics endpoint: read set, reference, variant and annotation jobs, runs,
+    tasks and workflows.
 
     Prints one line, endpoint_url=http://HOST:PORT, once listening; serves until SIGINT or
     SIGTERM.
