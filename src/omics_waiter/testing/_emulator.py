@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from omics_waiter.testing._errors import ApiError
+from omics_waiter.testing._events import EventPublisher, EventSchedule, EventSettings
 from omics_waiter.testing._faults import Faults, FaultSchedule, Outcome, Quota, decide
 from omics_waiter.testing._jobs import Step
 from omics_waiter.testing._kinds import Kind, spec
@@ -99,7 +100,13 @@ class OmicsEmulator:
         faults: The initial fault settings.
         clock: The emulator clock (seconds); life cycles, fault windows and the quota run on
             it. Wire timestamps are wall-clock times that advance with it.
-        region: The region in ARNs.
+        region: The region in ARNs and events.
+        events_endpoint_url: If set, every status change of every job, run, task and workflow
+            is published there with EventBridge ``PutEvents`` (source ``aws.omics``), as the
+            service does: best effort, in background tasks the emulator owns.
+        event_delay: (min, max) seconds each event is held back (uniform; reorders events).
+        event_drop_rate: Probability that an event is never sent.
+        event_duplicate_rate: Probability that an event is sent twice.
 
     Raises:
         ValueError: An option is out of range.
@@ -121,6 +128,10 @@ class OmicsEmulator:
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
         region: str = "us-east-1",
+        events_endpoint_url: str | None = None,
+        event_delay: tuple[float, float] = (0.0, 0.0),
+        event_drop_rate: float = 0.0,
+        event_duplicate_rate: float = 0.0,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port!r}")
@@ -160,6 +171,28 @@ class OmicsEmulator:
         self._jobs = self._service.store
         self._router = Router()
         self._stats = EmulatorStats()
+        self._events: EventSettings | None = None
+        self._schedule: EventSchedule | None = None
+        if events_endpoint_url is not None:
+            self._events = EventSettings(
+                endpoint_url=events_endpoint_url,
+                region=region,
+                delay=(float(event_delay[0]), float(event_delay[1])),
+                drop_rate=event_drop_rate,
+                duplicate_rate=event_duplicate_rate,
+            )
+            self._schedule = EventSchedule(
+                settings=self._events,
+                seed=seed,
+                lookup=lambda key: self._jobs.find(*key),
+                describe=self._service.event,
+                epoch_ms=self._epoch_ms,
+                stats=self._stats,
+            )
+            self._jobs.listen(self._schedule.watch)
+        elif event_delay != (0.0, 0.0) or event_drop_rate or event_duplicate_rate:
+            raise ValueError("event_delay and event_*_rate need events_endpoint_url")
+        self._publisher: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._endpoint_url: str | None = None
         self._closing = asyncio.Event()
@@ -199,6 +232,11 @@ class OmicsEmulator:
             await runner.cleanup()
             raise
         self._runner = runner
+        if self._events is not None and self._schedule is not None:
+            publisher = EventPublisher(
+                schedule=self._schedule, settings=self._events, clock=self._clock, stats=self._stats
+            )
+            self._publisher = asyncio.create_task(publisher.run(), name="omics-emulator-events")
         port = runner.addresses[0][1]
         host = f"[{self._host}]" if ":" in self._host else self._host
         self._endpoint_url = f"http://{host}:{port}"
@@ -209,6 +247,11 @@ class OmicsEmulator:
         if runner is None:
             return
         self._closing.set()
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publisher
         await runner.cleanup()
 
     @property
@@ -221,6 +264,25 @@ class OmicsEmulator:
         if self._endpoint_url is None or self._runner is None:
             raise RuntimeError("the emulator is not running; use `async with OmicsEmulator()`")
         return self._endpoint_url
+
+    async def events_settled(self, timeout: float = 10.0) -> None:
+        """Wait until every event due by now has been sent (or counted as failed).
+
+        Raises:
+            RuntimeError: The emulator publishes no events, or is not running.
+            TimeoutError: Events are still being sent after ``timeout`` seconds.
+        """
+        if self._schedule is None or self._publisher is None:
+            raise RuntimeError(
+                "the emulator publishes no events (events_endpoint_url) or is stopped"
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        now = self._clock()
+        while self._schedule.waiting(now):
+            if loop.time() > deadline:
+                raise TimeoutError("events were still being sent")
+            await asyncio.sleep(0.01)
 
     @property
     def region(self) -> str:
@@ -717,7 +779,10 @@ class OmicsEmulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == _STATS_PATH and request.method == "GET":
-            return self._json({"requests": self._stats.requests})
+            served: dict[str, Any] = {"requests": self._stats.requests}
+            if self._events is not None:
+                served["events"] = self._stats.events
+            return self._json(served)
         found = self._router.match(
             # rel_url: the path even when a proxied request names an absolute URL.
             request.method,

@@ -153,6 +153,68 @@ class Service:
         """The job these IDs (as in its Get operation's path) name, if any."""
         return self._lookup(kind, ids)
 
+    def event(self, job: Job, snapshot: JobSnapshot) -> tuple[str, dict[str, Any], str] | None:
+        """The EventBridge detail-type, detail and resource ARN of a job's status, or None for
+        kinds the service sends no event for (workflow versions).
+        """
+        detail_type = spec(job.kind).detail_type
+        if detail_type is None:
+            return None
+        arn = self._arn(_JOB_ARN[job.kind].format(scope=job.scope, id=job.id))
+        detail: dict[str, Any] = {"omicsVersion": "1.0.0"}
+        if job.kind in _STORAGE:
+            detail["id"] = job.id
+            detail[_STORAGE[job.kind][0]] = job.scope
+            detail["status"] = snapshot.status
+            if snapshot.status_message is not None:
+                detail["statusMessage"] = snapshot.status_message
+        elif job.kind in _ANALYTICS:
+            detail.update(
+                arn=arn,
+                status=snapshot.status,
+                jobId=job.id,
+                storeName=job.attrs["destinationName"],
+            )
+        elif job.kind is Kind.RUN:
+            detail.update(arn=arn, status=snapshot.status, **self._run_fields(job))
+        elif job.kind is Kind.TASK:
+            run = self.store.find(Kind.RUN, "", job.scope)
+            assert run is not None
+            fields = self._run_fields(run)
+            detail.update(
+                arn=arn,
+                status=snapshot.status,
+                runArn=self._arn(f"run/{run.id}"),
+                runUuid=fields["uuid"],
+                runId=run.id,
+                runName=fields["runName"],
+                workflowId=fields["workflowId"],
+                workflowName=fields["workflowName"],
+                taskId=job.id,
+            )
+        else:
+            detail.update(
+                arn=arn,
+                status=snapshot.status,
+                workflowId=job.id,
+                workflowName=job.attrs.get("name", ""),
+                uuid=job.attrs["uuid"],
+            )
+        return detail_type, detail, arn
+
+    def _run_fields(self, run: Job) -> dict[str, str]:
+        workflow_id = run.attrs.get("workflowId", "1234567")
+        workflow = self.store.find(Kind.WORKFLOW, "", workflow_id)
+        output = run.attrs.get("outputUri", f"{_BUCKET}/runs")
+        return {
+            "uuid": run.attrs["uuid"],
+            "runId": run.id,
+            "runName": run.attrs.get("name", ""),
+            "runOutputUri": f"{output.rstrip('/')}/{run.id}",
+            "workflowId": workflow_id,
+            "workflowName": "" if workflow is None else workflow.attrs.get("name", ""),
+        }
+
     # -- IDs and names --------------------------------------------------------------------
 
     def _new_id(self, kind: Kind) -> str:
@@ -868,6 +930,19 @@ class Service:
         body["tags"] = attrs.get("tags", {})
         body["uuid"] = attrs["uuid"]
         return body
+
+
+_JOB_ARN = {
+    Kind.READ_SET_ACTIVATION_JOB: "sequenceStore/{scope}/activationJob/{id}",
+    Kind.READ_SET_IMPORT_JOB: "sequenceStore/{scope}/importJob/{id}",
+    Kind.READ_SET_EXPORT_JOB: "sequenceStore/{scope}/exportJob/{id}",
+    Kind.REFERENCE_IMPORT_JOB: "referenceStore/{scope}/importJob/{id}",
+    Kind.VARIANT_IMPORT_JOB: "variantImportJob/{id}",
+    Kind.ANNOTATION_IMPORT_JOB: "annotationImportJob/{id}",
+    Kind.RUN: "run/{id}",
+    Kind.TASK: "task/{id}",
+    Kind.WORKFLOW: "workflow/{id}",
+}
 
 
 def _cut(job: Job, now: float, end: float, stopping: str, final: str) -> tuple[Step, ...]:

@@ -93,6 +93,11 @@ class JobStore:
         self._by_scope: dict[tuple[Kind, str], list[tuple[float, int, Key]]] = {}
         self._claims: dict[tuple[Kind, str, str], _Claim] = {}
         self._seq = 0
+        self._listeners: list[Callable[[Job], None]] = []
+
+    def listen(self, listener: Callable[[Job], None]) -> None:
+        """Call ``listener`` with every job added or changed from now on."""
+        self._listeners.append(listener)
 
     def next_seq(self) -> int:
         """A creation sequence number, increasing."""
@@ -129,6 +134,8 @@ class JobStore:
         )
         if token is not None:
             self._claims[(job.kind, job.scope, token)] = _Claim(fingerprint, key)
+        for listener in self._listeners:
+            listener(job)
 
     def replace(self, job: Job, **changes: object) -> Job:
         """Change a stored job (its timeline or visibility); its place in listings stays."""
@@ -136,6 +143,8 @@ class JobStore:
         self._jobs[(job.kind, job.scope, job.id)] = updated
         if job.kind is not Kind.WORKFLOW_VERSION:
             self._by_id[job.id] = updated
+        for listener in self._listeners:
+            listener(updated)
         return updated
 
     def find(self, kind: Kind, scope: str, job_id: str) -> Job | None:
