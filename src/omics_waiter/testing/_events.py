@@ -25,7 +25,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from omics_waiter.testing._jobs import Job, JobSnapshot
+from omics_waiter.testing._jobs import Change, Job, JobSnapshot
 from omics_waiter.testing._kinds import Kind, spec
 from omics_waiter.testing._stats import EmulatorStats
 
@@ -118,6 +118,8 @@ class EventSchedule:
         self._active: set[JobKey] = set()  # jobs that may still have changes to tell
         self._told: dict[JobKey, int] = {}  # job -> changes already turned into events
         self._order: dict[JobKey, int] = {}  # job -> its creation rank, to break ties
+        # The changes of each job's current version (a new version means a new timeline).
+        self._changes: dict[JobKey, tuple[Job, list[Change]]] = {}
         self._heap: list[PendingEvent] = []
         self._in_flight = 0
 
@@ -153,8 +155,13 @@ class EventSchedule:
         if job is None or math.isinf(job.visible_at):
             self._active.discard(key)  # a task a cancellation kept from ever existing
             return
-        changes = job.changes()
+        cached = self._changes.get(key)
+        if cached is None or cached[0] is not job:
+            cached = self._changes[key] = (job, job.changes())
+        changes = cached[1]
         done = self._told[key]
+        if done < len(changes) and changes[done].at > now:
+            return  # nothing new yet
         for index in range(done, len(changes)):
             change = changes[index]
             if change.at > now:
@@ -164,6 +171,7 @@ class EventSchedule:
         self._told[key] = done
         if done == len(changes) and changes[-1].snapshot.status in spec(job.kind).final_statuses:
             self._active.discard(key)  # until a change to its timeline brings it back
+            del self._changes[key]
 
     def _decide(self, job: Job, key: JobKey, index: int, at: float, snapshot: JobSnapshot) -> None:
         described = self._describe(job, snapshot)

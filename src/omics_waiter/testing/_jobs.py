@@ -219,13 +219,13 @@ class Job:
 
     def snapshot(self, now: float) -> JobSnapshot:
         """The job's state at emulator-clock time ``now``."""
-        return self._evaluate(now - self.created)[0]
+        return self._evaluate(now - self.created, record=False)[0]
 
     def changes(self) -> list[Change]:
         """Every status change in the timeline, in order (the first is the initial status)."""
-        return self._evaluate(math.inf)[1]
+        return self._evaluate(math.inf, record=True)[1]
 
-    def _evaluate(self, elapsed: float) -> tuple[JobSnapshot, list[Change]]:
+    def _evaluate(self, elapsed: float, *, record: bool) -> tuple[JobSnapshot, list[Change]]:
         kind = spec(self.kind)
         status = kind.initial_status
         message: str | None = None
@@ -253,7 +253,8 @@ class Job:
                 sources=tuple(SourceSnapshot(key, *items[key]) for key in self.item_keys),
             )
 
-        changes.append(Change(self.created, snapshot()))
+        if record:
+            changes.append(Change(self.created, snapshot()))
         for step in self.timeline:
             if step.at > elapsed:
                 break
@@ -278,7 +279,7 @@ class Job:
                 else:
                     items[key] = (change, items[key][1])
             updated = moment
-            if changed:
+            if changed and record:
                 changes.append(Change(moment, snapshot()))
         return snapshot(), changes
 
