@@ -4,7 +4,8 @@
 botocore's service model, with SigV4 verification: read set activation, import and export jobs,
 reference import jobs, runs and their tasks, variant and annotation import jobs, workflows and
 workflow versions. Life cycles are seeded-random or scripted (`Step`), per kind (`Kind`); faults
-are injected with `Faults`; requests are counted in `EmulatorStats`.
+are injected with `Faults`; requests and events are counted in `EmulatorStats`. Given an
+EventBridge endpoint, it publishes every status change as the service does (best effort).
 """
 
 from omics_waiter.testing._emulator import OmicsEmulator

@@ -19,6 +19,7 @@ from omics_waiter.testing._errors import ApiError
 from omics_waiter.testing._jobs import (
     Job,
     JobSnapshot,
+    SourceSnapshot,
     Step,
     derived_run,
     random_run,
@@ -525,7 +526,7 @@ class Service:
             ]
         return body
 
-    def _storage_item(self, job: Job, index: int, source: Any) -> dict[str, Any]:
+    def _storage_item(self, job: Job, index: int, source: SourceSnapshot) -> dict[str, Any]:
         done = source.status == "FINISHED"
         if job.kind is Kind.READ_SET_ACTIVATION_JOB:
             item: dict[str, Any] = {"readSetId": source.key, "status": source.status}
