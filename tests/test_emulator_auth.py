@@ -174,7 +174,8 @@ async def test_non_integer_max_results_gives_validation_exception(
 async def test_unknown_route_is_unknown_operation_and_counted_as_unknown(
     emulator: OmicsEmulator,
 ) -> None:
-    url = f"{emulator.endpoint_url}/sequencestore/{STORE}/importjobs"
+    # A route of the model the emulator does not serve (ListReadSets).
+    url = f"{emulator.endpoint_url}/sequencestore/{STORE}/readsets"
     status, headers, _ = await send("POST", url, b"", signed_headers("POST", url))
     assert status == 404
     assert headers["x-amzn-ErrorType"] == "UnknownOperationException"

@@ -219,6 +219,6 @@ def test_faults_refuse_out_of_range_values() -> None:
     with pytest.raises(ValueError, match="latency"):
         Faults(latency=-1.0)
     with pytest.raises(ValueError, match="operations"):
-        Faults(operations=frozenset({"GetRun"}))
+        Faults(operations=frozenset({"GetVariantStore"}))
     with pytest.raises(ValueError, match="error_code"):
         Faults(error_code="TeapotException")

@@ -28,8 +28,8 @@ class ManualClock:
 def build(timeline: list[Step] | tuple[Step, ...]) -> Job:
     return Job.build(
         job_id="9999999999",
-        sequence_store_id=STORE,
-        read_set_ids=READ_SETS,
+        scope=STORE,
+        item_keys=READ_SETS,
         created=0.0,
         seq=0,
         timeline=timeline,
@@ -57,8 +57,8 @@ def test_random_life_cycle_ends_in_the_status_its_sources_imply(
     )
     job = Job.build(
         job_id="9999999999",
-        sequence_store_id=STORE,
-        read_set_ids=read_sets,
+        scope=STORE,
+        item_keys=read_sets,
         created=0.0,
         seq=0,
         timeline=timeline,

@@ -23,7 +23,7 @@ def _seconds_range(
 ) -> tuple[float, float]:
     """Parse ``MIN:MAX`` seconds, 0 <= MIN <= MAX."""
     if value is None:
-        return (1.0, 3.0)
+        return (0.0, 0.0) if param.name == "event_delay" else (1.0, 3.0)
     low_text, sep, high_text = value.partition(":")
     try:
         low, high = float(low_text), float(high_text)
@@ -67,7 +67,9 @@ async def _serve(emulator: OmicsEmulator) -> None:
     callback=_seconds_range,
     help="Range of job durations in seconds.  [default: 1:3]",
 )
-@click.option("--failure-rate", type=_RATE, default=0.0, help="Probability a read set fails.")
+@click.option(
+    "--failure-rate", type=_RATE, default=0.0, help="Probability an item, task or workflow fails."
+)
 @click.option(
     "--quota-tps", type=float, default=None, callback=_positive, help="Requests/s per operation."
 )
@@ -81,6 +83,23 @@ async def _serve(emulator: OmicsEmulator) -> None:
 @click.option("--latency", type=_SECONDS, default=0.0, help="Seconds added to every response.")
 @click.option(
     "--visibility-delay", type=_SECONDS, default=0.0, help="Seconds before a new job is visible."
+)
+@click.option("--region", default="us-east-1", show_default=True, help="Region in ARNs and events.")
+@click.option(
+    "--events-endpoint-url",
+    metavar="URL",
+    default=None,
+    help="Publish every status change to this EventBridge endpoint (PutEvents).",
+)
+@click.option(
+    "--event-delay",
+    metavar="MIN:MAX",
+    callback=_seconds_range,
+    help="Hold each event back MIN to MAX seconds (reorders them).  [default: 0:0]",
+)
+@click.option("--event-drop-rate", type=_RATE, default=0.0, help="Probability an event is lost.")
+@click.option(
+    "--event-duplicate-rate", type=_RATE, default=0.0, help="Probability an event is sent twice."
 )
 def emulator(
     *,
@@ -99,14 +118,25 @@ def emulator(
     slow_seconds: float,
     latency: float,
     visibility_delay: float,
+    region: str,
+    events_endpoint_url: str | None,
+    event_delay: tuple[float, float],
+    event_drop_rate: float,
+    event_duplicate_rate: float,
 ) -> None:
-    """Run a local HealthOmics endpoint for read set activation jobs.
+    """Run a local HealthOmics endpoint: read set, reference, variant and annotation jobs, runs,
+    tasks and workflows.
 
     Prints one line, endpoint_url=http://HOST:PORT, once listening; serves until SIGINT or
     SIGTERM.
     """
     if not access_key or not secret_key:
         raise click.UsageError("--access-key and --secret-key must not be empty")
+    if not region:
+        raise click.UsageError("--region must not be empty")
+    knobs = event_delay != (0.0, 0.0) or event_drop_rate or event_duplicate_rate
+    if events_endpoint_url is None and knobs:
+        raise click.UsageError("--event-delay and --event-*-rate need --events-endpoint-url")
     faults = Faults(
         throttle_rate=throttle_rate,
         error_rate=error_rate,
@@ -126,6 +156,11 @@ def emulator(
         visibility_delay=visibility_delay,
         quota_tps=quota_tps,
         faults=faults,
+        region=region,
+        events_endpoint_url=events_endpoint_url,
+        event_delay=event_delay,
+        event_drop_rate=event_drop_rate,
+        event_duplicate_rate=event_duplicate_rate,
     )
     try:
         asyncio.run(_serve(server))

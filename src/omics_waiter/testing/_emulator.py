@@ -1,8 +1,9 @@
-"""`OmicsEmulator`: a local HealthOmics endpoint for read set activation jobs.
+"""`OmicsEmulator`: a local HealthOmics endpoint for every kind of job-like resource.
 
-An aiohttp server speaking the service's rest-json wire protocol. Each API request goes through,
-in order: signature check, request quota, injected faults, validation, the operation. Job state
-is computed lazily from the emulator clock, so the server runs no background tasks.
+An aiohttp server speaking the service's rest-json wire protocol, routed and validated from
+botocore's service model. Each API request goes through, in order: routing, signature check,
+request quota, injected faults, validation, the operation. Job state is computed lazily from the
+emulator clock, so serving requests needs no background tasks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import datetime
 import json
 import math
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,30 +23,19 @@ from typing import Any
 from aiohttp import web
 
 from omics_waiter.testing._errors import ApiError
+from omics_waiter.testing._events import EventPublisher, EventSchedule, EventSettings
 from omics_waiter.testing._faults import Faults, FaultSchedule, Outcome, Quota, decide
-from omics_waiter.testing._jobs import JobSnapshot, Step
+from omics_waiter.testing._jobs import Step
+from omics_waiter.testing._kinds import Kind, spec
+from omics_waiter.testing._model import Route, Router, check_argument, parse_request, service_model
+from omics_waiter.testing._service import Service
 from omics_waiter.testing._sigv4 import Credentials, verify
 from omics_waiter.testing._stats import EmulatorStats
-from omics_waiter.testing._store import IdempotencyMismatchError, InvalidTokenError, JobStore
-from omics_waiter.testing._wire import (
-    get_body,
-    list_item,
-    parse_get,
-    parse_list,
-    parse_start,
-    start_body,
-    validate_id,
-)
 
 __all__ = ["OmicsEmulator"]
 
 _STATS_PATH = "/_emulator/stats"
 _UNKNOWN = "Unknown"
-_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("POST", re.compile(r"/sequencestore/([^/]+)/activationjob"), "StartReadSetActivationJob"),
-    ("GET", re.compile(r"/sequencestore/([^/]+)/activationjob/([^/]+)"), "GetReadSetActivationJob"),
-    ("POST", re.compile(r"/sequencestore/([^/]+)/activationjobs"), "ListReadSetActivationJobs"),
-)
 _ERROR_MESSAGES = {
     "InternalServerException": "An internal error occurred. Try the request again.",
     "ServiceQuotaExceededException": "The request exceeds a service quota.",
@@ -65,8 +54,28 @@ def _check_rate(name: str, value: float) -> None:
         raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
 
 
+_KIND_NAMES = frozenset(kind.value for kind in Kind)
+
+
+def _label_count(kind: Kind) -> int:
+    """How many IDs name one job of ``kind``: the URI labels of its Get operation."""
+    shape = service_model().operation_model(spec(kind).get_operation).input_shape
+    assert shape is not None
+    return sum(1 for m in shape.members.values() if m.serialization.get("location") == "uri")
+
+
+def _count_or_keys(value: int | Sequence[str], argument: str) -> int | list[str]:
+    if isinstance(value, str):
+        raise TypeError(f"{argument} must be a count or a sequence of keys, not a single string")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"{argument} must be at least 1, got {value}")
+        return value
+    return list(value)
+
+
 class OmicsEmulator:
-    """A local HealthOmics endpoint for the read set activation job operations.
+    """A local HealthOmics endpoint for jobs, runs, tasks, imports, exports and workflows.
 
     Use it as an async context manager; ``endpoint_url`` is valid inside the block::
 
@@ -79,16 +88,25 @@ class OmicsEmulator:
         access_key: The only access key accepted.
         secret_key: Its secret key; signatures are verified against it.
         session_token: If set, requests must carry it as ``X-Amz-Security-Token``.
-        seed: Seeds every random choice (job IDs, life cycles, faults), so runs repeat.
-        job_seconds: Range of durations of randomly scheduled jobs, in seconds.
-        failure_rate: Probability that each read set of a random job fails.
-        visibility_delay: Seconds after StartReadSetActivationJob during which Get and List do
-            not see the new job yet (eventual consistency).
+        seed: Seeds every random choice (IDs, life cycles, faults), so runs repeat.
+        job_seconds: Range of durations of randomly scheduled life cycles, in seconds.
+        failure_rate: Probability that each item of a random job (a read set, a source, a
+            variant file), each task of a random run, or a random workflow fails.
+        visibility_delay: Seconds after a Start or Create request during which Get and List do
+            not see the new resource yet (eventual consistency).
         quota_tps: Requests per second allowed per operation (token bucket holding
-            max(1, quota_tps)); excess requests get 429 ThrottlingException. None: no quota.
+            max(1, quota_tps)); excess requests get 429 ThrottlingException. A mapping sets a
+            rate per operation name (the others have no quota). None: no quota.
         faults: The initial fault settings.
-        clock: The emulator clock (seconds); job life cycles, fault windows and the quota run on
+        clock: The emulator clock (seconds); life cycles, fault windows and the quota run on
             it. Wire timestamps are wall-clock times that advance with it.
+        region: The region in ARNs and events.
+        events_endpoint_url: If set, every status change of every job, run, task and workflow
+            is published there with EventBridge ``PutEvents`` (source ``aws.omics``), as the
+            service does: best effort, in background tasks the emulator owns.
+        event_delay: (min, max) seconds each event is held back (uniform; reorders events).
+        event_drop_rate: Probability that an event is never sent.
+        event_duplicate_rate: Probability that an event is sent twice.
 
     Raises:
         ValueError: An option is out of range.
@@ -106,9 +124,14 @@ class OmicsEmulator:
         job_seconds: tuple[float, float] = (1.0, 3.0),
         failure_rate: float = 0.0,
         visibility_delay: float = 0.0,
-        quota_tps: float | None = None,
+        quota_tps: float | Mapping[str, float] | None = None,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
+        region: str = "us-east-1",
+        events_endpoint_url: str | None = None,
+        event_delay: tuple[float, float] = (0.0, 0.0),
+        event_drop_rate: float = 0.0,
+        event_duplicate_rate: float = 0.0,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port!r}")
@@ -122,26 +145,54 @@ class OmicsEmulator:
         _check_rate("failure_rate", failure_rate)
         if not (visibility_delay >= 0.0 and math.isfinite(visibility_delay)):
             raise ValueError(f"visibility_delay must be >= 0 seconds, got {visibility_delay!r}")
+        if not region:
+            raise ValueError("region must not be empty")
         self._host = host
         self._port = port
         self._credentials = Credentials(access_key, secret_key, session_token)
-        self._visibility_delay = visibility_delay
         self._clock = clock
         self._clock_zero = clock()
         self._wall_zero = time.time()
+        self._region = region
         self._quota = None if quota_tps is None else Quota(quota_tps, clock)
         self._faults = FaultSchedule(faults or Faults(), clock)
         # Separate streams, so that faults drawn do not change the jobs drawn and vice versa.
         self._fault_rng = random.Random(f"{seed}:faults")
         self._request_ids = random.Random(f"{seed}:request-ids")
-        self._jobs = JobStore(
+        self._service = Service(
             rng=random.Random(f"{seed}:jobs"),
             job_seconds=(float(low), float(high)),
             failure_rate=failure_rate,
             epoch_ms=self._epoch_ms,
             token_key=f"omics-emulator:{seed}".encode(),
+            region=region,
+            visibility_delay=visibility_delay,
         )
+        self._jobs = self._service.store
+        self._router = Router()
         self._stats = EmulatorStats()
+        self._events: EventSettings | None = None
+        self._schedule: EventSchedule | None = None
+        if events_endpoint_url is not None:
+            self._events = EventSettings(
+                endpoint_url=events_endpoint_url,
+                region=region,
+                delay=(float(event_delay[0]), float(event_delay[1])),
+                drop_rate=event_drop_rate,
+                duplicate_rate=event_duplicate_rate,
+            )
+            self._schedule = EventSchedule(
+                settings=self._events,
+                seed=seed,
+                lookup=lambda key: self._jobs.find(*key),
+                describe=self._service.event,
+                epoch_ms=self._epoch_ms,
+                stats=self._stats,
+            )
+            self._jobs.listen(self._schedule.watch)
+        elif event_delay != (0.0, 0.0) or event_drop_rate or event_duplicate_rate:
+            raise ValueError("event_delay and event_*_rate need events_endpoint_url")
+        self._publisher: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._endpoint_url: str | None = None
         self._closing = asyncio.Event()
@@ -181,6 +232,11 @@ class OmicsEmulator:
             await runner.cleanup()
             raise
         self._runner = runner
+        if self._events is not None and self._schedule is not None:
+            publisher = EventPublisher(
+                schedule=self._schedule, settings=self._events, clock=self._clock, stats=self._stats
+            )
+            self._publisher = asyncio.create_task(publisher.run(), name="omics-emulator-events")
         port = runner.addresses[0][1]
         host = f"[{self._host}]" if ":" in self._host else self._host
         self._endpoint_url = f"http://{host}:{port}"
@@ -191,6 +247,11 @@ class OmicsEmulator:
         if runner is None:
             return
         self._closing.set()
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publisher
         await runner.cleanup()
 
     @property
@@ -204,7 +265,31 @@ class OmicsEmulator:
             raise RuntimeError("the emulator is not running; use `async with OmicsEmulator()`")
         return self._endpoint_url
 
-    # -- test API -----------------------------------------------------------------------------
+    async def events_settled(self, timeout: float = 10.0) -> None:
+        """Wait until every event due by now has been sent (or counted as failed).
+
+        Raises:
+            RuntimeError: The emulator publishes no events, or is not running.
+            TimeoutError: Events are still being sent after ``timeout`` seconds.
+        """
+        if self._schedule is None or self._publisher is None:
+            raise RuntimeError(
+                "the emulator publishes no events (events_endpoint_url) or is stopped"
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        now = self._clock()
+        while self._schedule.waiting(now):
+            if loop.time() > deadline:
+                raise TimeoutError("events were still being sent")
+            await asyncio.sleep(0.01)
+
+    @property
+    def region(self) -> str:
+        """The region in ARNs (and, with events, in each event)."""
+        return self._region
+
+    # -- test API: adding jobs ------------------------------------------------------------
 
     @property
     def stats(self) -> EmulatorStats:
@@ -219,7 +304,7 @@ class OmicsEmulator:
         timeline: Sequence[Step] | None = None,
         visible_after: float = 0.0,
     ) -> str:
-        """Create a job directly, without a request.
+        """Create a read set activation job directly, without a request.
 
         Args:
             sequence_store_id: The job's sequence store (10-36 digits).
@@ -236,21 +321,364 @@ class OmicsEmulator:
                 timeline names read sets that are not in the job.
             TypeError: ``read_set_ids`` is a single string.
         """
-        if isinstance(read_set_ids, str):
-            raise TypeError("read_set_ids must be a sequence of IDs, not a single string")
-        validate_id(sequence_store_id, "sequence_store_id")
-        if not 1 <= len(read_set_ids) <= 20:
-            raise ValueError(f"read_set_ids must hold 1 to 20 IDs, got {len(read_set_ids)}")
-        for read_set_id in read_set_ids:
-            validate_id(read_set_id, "read_set_ids")
-        job, _ = self._jobs.create(
+        return self._add_with_read_sets(
+            Kind.READ_SET_ACTIVATION_JOB,
+            "StartReadSetActivationJob",
             sequence_store_id,
             read_set_ids,
+            {},
+            timeline,
+            visible_after,
+        )
+
+    def add_read_set_export_job(
+        self,
+        sequence_store_id: str,
+        read_set_ids: Sequence[str],
+        *,
+        timeline: Sequence[Step] | None = None,
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create a read set export job; arguments as for `add_job`. Returns the job ID."""
+        attrs = {
+            "destination": f"s3://omics-emulator/exports/{sequence_store_id}/",
+            "roleArn": "arn:aws:iam::123456789012:role/omics-emulator",
+        }
+        return self._add_with_read_sets(
+            Kind.READ_SET_EXPORT_JOB,
+            "StartReadSetExportJob",
+            sequence_store_id,
+            read_set_ids,
+            attrs,
+            timeline,
+            visible_after,
+        )
+
+    def _add_with_read_sets(
+        self,
+        kind: Kind,
+        operation: str,
+        store: str,
+        read_set_ids: Sequence[str],
+        attrs: dict[str, Any],
+        timeline: Sequence[Step] | None,
+        visible_after: float,
+    ) -> str:
+        if isinstance(read_set_ids, str):
+            raise TypeError("read_set_ids must be a sequence of IDs, not a single string")
+        check_argument(operation, "sequenceStoreId", store, "sequence_store_id")
+        check_argument(
+            operation, "sources", [{"readSetId": r} for r in read_set_ids], "read_set_ids"
+        )
+        job = self._service.add_storage_job(
+            kind,
+            store,
+            list(read_set_ids),
             now=self._clock(),
+            attrs=attrs,
             timeline=timeline,
             visible_after=visible_after,
         )
         return job.id
+
+    def add_read_set_import_job(
+        self,
+        sequence_store_id: str,
+        sources: int | Sequence[str] = 1,
+        *,
+        timeline: Sequence[Step] | None = None,
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create a read set import job directly.
+
+        Args:
+            sequence_store_id: The job's sequence store (10-36 digits).
+            sources: How many source files (1-100), or the IDs of the read sets they become
+                (the item keys a timeline names; shown as ``readSetId`` once FINISHED).
+            timeline: A scripted life cycle; None draws a random one.
+            visible_after: Seconds during which Get and List act as if the job did not exist.
+
+        Returns:
+            The job ID.
+
+        Raises:
+            ValueError: An argument breaks the model's constraints, or the timeline names
+                sources that are not in the job.
+        """
+        return self._add_import(
+            Kind.READ_SET_IMPORT_JOB,
+            "StartReadSetImportJob",
+            "sequenceStoreId",
+            sequence_store_id,
+            "sequence_store_id",
+            sources,
+            timeline,
+            visible_after,
+        )
+
+    def add_reference_import_job(
+        self,
+        reference_store_id: str,
+        sources: int | Sequence[str] = 1,
+        *,
+        timeline: Sequence[Step] | None = None,
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create a reference import job; ``sources`` is a count or the reference IDs they
+        become (shown as ``referenceId`` once FINISHED). Otherwise as
+        `add_read_set_import_job`. Returns the job ID.
+        """
+        return self._add_import(
+            Kind.REFERENCE_IMPORT_JOB,
+            "StartReferenceImportJob",
+            "referenceStoreId",
+            reference_store_id,
+            "reference_store_id",
+            sources,
+            timeline,
+            visible_after,
+        )
+
+    def _add_import(
+        self,
+        kind: Kind,
+        operation: str,
+        store_member: str,
+        store: str,
+        argument: str,
+        sources: int | Sequence[str],
+        timeline: Sequence[Step] | None,
+        visible_after: float,
+    ) -> str:
+        check_argument(operation, store_member, store, argument)
+        wanted = _count_or_keys(sources, "sources")
+        keys = self._service.item_ids(wanted) if isinstance(wanted, int) else wanted
+        if not 1 <= len(keys) <= 100:
+            raise ValueError(f"sources must hold 1 to 100 sources, got {len(keys)}")
+        for key in keys:
+            check_argument("GetReadSetActivationJob", "id", key, "sources")
+        job = self._service.add_storage_job(
+            kind,
+            store,
+            keys,
+            now=self._clock(),
+            attrs={"roleArn": "arn:aws:iam::123456789012:role/omics-emulator"},
+            timeline=timeline,
+            visible_after=visible_after,
+        )
+        return job.id
+
+    def add_variant_import_job(
+        self,
+        store_name: str,
+        items: int | Sequence[str] = 1,
+        *,
+        timeline: Sequence[Step] | None = None,
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create a variant import job directly.
+
+        Args:
+            store_name: The destination variant store's name.
+            items: How many VCF files, or their S3 URIs (the item keys a timeline names).
+            timeline: A scripted life cycle; None draws a random one (items SUBMITTED,
+                IN_PROGRESS, then COMPLETED or FAILED; the job COMPLETED, FAILED or
+                COMPLETED_WITH_FAILURES).
+            visible_after: Seconds during which Get and List act as if the job did not exist.
+
+        Returns:
+            The job ID (a UUID).
+
+        Raises:
+            ValueError: An argument breaks the model's constraints.
+        """
+        return self._add_analytics(
+            Kind.VARIANT_IMPORT_JOB,
+            "StartVariantImportJob",
+            store_name,
+            items,
+            {},
+            timeline,
+            visible_after,
+        )
+
+    def add_annotation_import_job(
+        self,
+        store_name: str,
+        items: int | Sequence[str] = 1,
+        *,
+        version_name: str | None = None,
+        timeline: Sequence[Step] | None = None,
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create an annotation import job; as `add_variant_import_job`, plus the store
+        version (``versionName``; "default" if None). Returns the job ID (a UUID).
+        """
+        attrs: dict[str, Any] = {}
+        if version_name is not None:
+            check_argument("StartAnnotationImportJob", "versionName", version_name, "version_name")
+            attrs["versionName"] = version_name
+        return self._add_analytics(
+            Kind.ANNOTATION_IMPORT_JOB,
+            "StartAnnotationImportJob",
+            store_name,
+            items,
+            attrs,
+            timeline,
+            visible_after,
+        )
+
+    def _add_analytics(
+        self,
+        kind: Kind,
+        operation: str,
+        store_name: str,
+        items: int | Sequence[str],
+        attrs: dict[str, Any],
+        timeline: Sequence[Step] | None,
+        visible_after: float,
+    ) -> str:
+        check_argument(operation, "destinationName", store_name, "store_name")
+        wanted = _count_or_keys(items, "items")
+        if isinstance(wanted, int):
+            folder = kind.value.split("_")[0]
+            wanted = [
+                f"s3://omics-emulator/{folder}/{store_name}/file-{n}.vcf.gz"
+                for n in range(1, wanted + 1)
+            ]
+        if len(set(wanted)) != len(wanted):
+            raise ValueError("items must not repeat a source")
+        check_argument(operation, "items", [{"source": key} for key in wanted], "items")
+        job = self._service.add_storage_job(
+            kind,
+            "",
+            wanted,
+            now=self._clock(),
+            attrs={
+                "destinationName": store_name,
+                "roleArn": "arn:aws:iam::123456789012:role/omics-emulator",
+                **attrs,
+            },
+            timeline=timeline,
+            visible_after=visible_after,
+        )
+        return job.id
+
+    def add_run(
+        self,
+        *,
+        timeline: Sequence[Step] | None = None,
+        tasks: int | Sequence[Sequence[Step]] | None = None,
+        name: str | None = None,
+        workflow_id: str = "1234567",
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create a run and its tasks directly.
+
+        Args:
+            timeline: The run's scripted life cycle (it starts PENDING); None draws a random
+                one, or with scripted ``tasks`` follows them (RUNNING when the first task
+                appears; STOPPING then COMPLETED after the last ends, or FAILED from the first
+                task failure on).
+            tasks: For a random run, how many random tasks (None: 1 to 3). Otherwise a list
+                with one scripted timeline per task; a task's ``Step.at`` counts from the run's
+                creation and the task exists from its first step (it starts PENDING).
+            name: The run's name.
+            workflow_id: Its workflow (any digits; a workflow added here gives its name).
+            visible_after: Seconds during which Get and List act as if the run did not exist.
+
+        Returns:
+            The run ID; `task_ids` gives its tasks' IDs.
+
+        Raises:
+            ValueError: A scripted run given a count of tasks, or an argument the service
+                would refuse.
+        """
+        attrs: dict[str, Any] = {
+            "workflowId": workflow_id,
+            "roleArn": "arn:aws:iam::123456789012:role/omics-emulator",
+            "outputUri": "s3://omics-emulator/runs",
+        }
+        check_argument("StartRun", "workflowId", workflow_id, "workflow_id")
+        if name is not None:
+            check_argument("StartRun", "name", name, "name")
+            attrs["name"] = name
+        if isinstance(tasks, int) and tasks < 0:
+            raise ValueError(f"tasks must be >= 0, got {tasks}")
+        run = self._service.add_run(
+            now=self._clock(),
+            attrs=attrs,
+            timeline=timeline,
+            tasks=tasks,
+            visible_after=visible_after,
+        )
+        return run.id
+
+    def task_ids(self, run_id: str) -> list[str]:
+        """The IDs of a run's tasks, in the order they were given (including tasks that do not
+        exist yet, and not those a failure or a cancellation prevented).
+
+        Raises:
+            KeyError: No such run.
+        """
+        run = self._service.find(Kind.RUN, (run_id,))
+        if run is None:
+            raise KeyError(run_id)
+        return list(run.attrs.get("tasks", ()))
+
+    def add_workflow(
+        self,
+        *,
+        timeline: Sequence[Step] | None = None,
+        name: str | None = None,
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create a workflow directly: CREATING, then as scripted, or (None) ACTIVE after a
+        random time, or FAILED with probability ``failure_rate``. Returns the workflow ID.
+        """
+        attrs: dict[str, Any] = {}
+        if name is not None:
+            check_argument("CreateWorkflow", "name", name, "name")
+            attrs["name"] = name
+        job = self._service.add_workflow(
+            now=self._clock(), attrs=attrs, timeline=timeline, visible_after=visible_after
+        )
+        return job.id
+
+    def add_workflow_version(
+        self,
+        workflow_id: str,
+        version_name: str,
+        *,
+        timeline: Sequence[Step] | None = None,
+        visible_after: float = 0.0,
+    ) -> str:
+        """Create a version of a workflow added before; life cycle as `add_workflow`.
+
+        Returns:
+            The version name (what GetWorkflowVersion takes with the workflow ID).
+
+        Raises:
+            KeyError: No such workflow.
+            ValueError: The name breaks the model's pattern, or the workflow has it already.
+        """
+        if self._service.find(Kind.WORKFLOW, (workflow_id,)) is None:
+            raise KeyError(workflow_id)
+        check_argument("CreateWorkflowVersion", "versionName", version_name, "version_name")
+        try:
+            job = self._service.add_workflow(
+                now=self._clock(),
+                attrs={},
+                timeline=timeline,
+                visible_after=visible_after,
+                workflow_id=workflow_id,
+                version_name=version_name,
+            )
+        except ApiError as exc:
+            raise ValueError(exc.message) from None
+        return job.id
+
+    # -- test API: faults and state -------------------------------------------------------
 
     def set_faults(self, faults: Faults) -> None:
         """Replace the fault settings from now on (an open `faults_window` still overrides)."""
@@ -273,37 +701,65 @@ class OmicsEmulator:
         finally:
             self._faults.close_window(handle)
 
-    def completion_time(self, job_id: str) -> float | None:
-        """The emulator-clock time at which the job became terminal, or None if not yet.
+    def _resolve(self, key: Sequence[str]) -> tuple[Kind, tuple[str, ...]]:
+        if key and key[0] in _KIND_NAMES:
+            kind, ids = Kind(key[0]), tuple(key[1:])
+        else:
+            kind, ids = Kind.READ_SET_ACTIVATION_JOB, tuple(key)
+        expected = _label_count(kind)
+        if len(ids) != expected:
+            raise TypeError(
+                f"a {kind.value} is named by {expected} ID(s) (as in its Get request), "
+                f"got {len(ids)}"
+            )
+        return kind, ids
+
+    def completion_time(self, *key: str) -> float | None:
+        """The emulator-clock time at which a job reached a final status, or None if not yet.
+
+        Final statuses: CANCELLED, FAILED, COMPLETED, COMPLETED_WITH_FAILURES for jobs;
+        COMPLETED, CANCELLED, FAILED, DELETED for runs and tasks; ACTIVE, FAILED, INACTIVE,
+        DELETED for workflows and versions.
+
+        Args:
+            key: A job ID of any kind (unique across kinds), or a kind name followed by the IDs
+                of its Get request: ``("task", run_id, task_id)``,
+                ``("workflow_version", workflow_id, version_name)``.
 
         Raises:
             KeyError: No such job.
         """
-        return self._jobs.by_id(job_id).snapshot(self._clock()).completion_time
+        now = self._clock()
+        if len(key) == 1:
+            return self._jobs.by_id(key[0]).snapshot(now).completion_time
+        kind, ids = self._resolve(key)
+        job = self._service.find(kind, ids)
+        if job is None:
+            raise KeyError(ids[-1])
+        return job.snapshot(now).completion_time
 
-    def job_state(self, sequence_store_id: str, job_id: str) -> dict[str, Any]:
-        """The GetReadSetActivationJob response body as of now, ignoring faults and visibility.
+    def job_state(self, *key: str) -> dict[str, Any]:
+        """A job's Get response body as of now (JSON-ready), ignoring faults and visibility.
+
+        Args:
+            key: ``(sequence_store_id, job_id)`` for an activation job, or a kind name
+                (a `Kind` value) followed by the IDs of its Get request, e.g.
+                ``("run", run_id)``, ``("task", run_id, task_id)``,
+                ``("reference_import_job", reference_store_id, job_id)``,
+                ``("variant_import_job", job_id)``,
+                ``("workflow_version", workflow_id, version_name)``.
 
         Raises:
-            KeyError: No such job in this store.
+            KeyError: No such job.
+            TypeError: The wrong number of IDs for the kind.
         """
-        job = self._jobs.find(sequence_store_id, job_id)
-        if job is None:
-            raise KeyError(job_id)
-        return self._get_body(job.snapshot(self._clock()))
+        kind, ids = self._resolve(key)
+        return self._service.state(kind, ids, self._clock())
 
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _epoch_ms(self, clock_time: float) -> int:
         return math.floor((self._wall_zero + clock_time - self._clock_zero) * 1000)
-
-    def _get_body(self, snapshot: JobSnapshot) -> dict[str, Any]:
-        completed = snapshot.completion_time
-        return get_body(
-            snapshot,
-            self._epoch_ms(snapshot.creation_time),
-            None if completed is None else self._epoch_ms(completed),
-        )
 
     def _json(self, payload: object, status: int = 200) -> web.Response:
         return web.Response(
@@ -323,10 +779,19 @@ class OmicsEmulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == _STATS_PATH and request.method == "GET":
-            return self._json({"requests": self._stats.requests})
-        operation, params = _route(request.method, request.path)
+            served: dict[str, Any] = {"requests": self._stats.requests}
+            if self._events is not None:
+                served["events"] = self._stats.events
+            return self._json(served)
+        found = self._router.match(
+            # rel_url: the path even when a proxied request names an absolute URL.
+            request.method,
+            request.rel_url.raw_path,
+            request.headers.get("Host", ""),
+        )
+        operation = _UNKNOWN if found is None else found[0].operation
         try:
-            response = await self._answer(request, operation, params)
+            response = await self._answer(request, found)
         except _Dropped:
             self._stats.record(operation, "dropped")
             return web.Response()  # never sent: the transport is closed
@@ -334,15 +799,15 @@ class OmicsEmulator:
         return response
 
     async def _answer(
-        self, request: web.Request, operation: str, params: tuple[str, ...]
+        self, request: web.Request, found: tuple[Route, dict[str, str]] | None
     ) -> web.Response:
         try:
-            return await self._process(request, operation, params)
+            return await self._process(request, found)
         except ApiError as error:
             return self._error(error)
 
     async def _process(
-        self, request: web.Request, operation: str, params: tuple[str, ...]
+        self, request: web.Request, found: tuple[Route, dict[str, str]] | None
     ) -> web.Response:
         body = await request.read()
         headers: dict[str, list[str]] = {}
@@ -356,11 +821,13 @@ class OmicsEmulator:
             credentials=self._credentials,
             now=datetime.datetime.now(datetime.timezone.utc),
         )
-        if operation == _UNKNOWN:
+        if found is None:
             raise ApiError(
                 "UnknownOperationException",
                 f"No operation matches {request.method} {request.path}",
             )
+        route, labels = found
+        operation = route.operation
         if self._quota is not None and not self._quota.admit(operation):
             raise ApiError("ThrottlingException", _ERROR_MESSAGES["ThrottlingException"])
         faults = self._faults.current()
@@ -379,7 +846,12 @@ class OmicsEmulator:
             raise _Dropped
         if decision.outcome is Outcome.MALFORMED:
             return self._malformed(operation)
-        return self._operate(operation, params, request.query, body)
+        query = {name: request.query.getall(name) for name in request.query}
+        params = parse_request(
+            service_model().operation_model(operation), labels, query, headers, body
+        )
+        payload = self._service.call(operation, params, self._clock())
+        return self._json(payload, status=route.response_code)
 
     def _malformed(self, operation: str) -> web.Response:
         choice = self._fault_rng.randrange(3)
@@ -387,8 +859,13 @@ class OmicsEmulator:
             body = b'{"id": "12345'  # cut short
         elif choice == 1:
             body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-        elif operation == "ListReadSetActivationJobs":
-            body = b'{"activationJobs": [{"status": "COMPLETED"}]}'
+        elif operation.startswith("List"):
+            output = service_model().operation_model(operation).output_shape
+            assert output is not None
+            member = next(
+                name for name, shape in output.members.items() if shape.type_name == "list"
+            )
+            body = json.dumps({member: [{"status": "COMPLETED"}]}).encode()
         else:
             body = b'{"message": "OK"}'
         return web.Response(
@@ -397,68 +874,3 @@ class OmicsEmulator:
             content_type="application/json",
             headers={"x-amzn-RequestId": self._request_id()},
         )
-
-    def _operate(
-        self, operation: str, params: tuple[str, ...], query: Mapping[str, str], body: bytes
-    ) -> web.Response:
-        now = self._clock()
-        if operation == "StartReadSetActivationJob":
-            start = parse_start(params[0], body)
-            try:
-                job, _ = self._jobs.create(
-                    start.sequence_store_id,
-                    start.read_set_ids,
-                    now=now,
-                    visible_after=self._visibility_delay,
-                    client_token=start.client_token,
-                )
-            except IdempotencyMismatchError:
-                raise ApiError(
-                    "ValidationException",
-                    "The client token was already used with a different request.",
-                ) from None
-            snapshot = job.snapshot(now)
-            return self._json(start_body(snapshot, self._epoch_ms(snapshot.creation_time)))
-        if operation == "GetReadSetActivationJob":
-            get = parse_get(params[0], params[1])
-            found = self._jobs.find(get.sequence_store_id, get.job_id)
-            if found is None or not found.visible(now):
-                raise ApiError(
-                    "ResourceNotFoundException",
-                    f"Read set activation job {get.job_id} was not found in sequence store "
-                    f"{get.sequence_store_id}.",
-                )
-            return self._json(self._get_body(found.snapshot(now)))
-        listing = parse_list(params[0], query, body)
-        try:
-            page, token = self._jobs.page(
-                listing.sequence_store_id,
-                now=now,
-                flt=listing.filter,
-                max_results=listing.max_results,
-                next_token=listing.next_token,
-            )
-        except InvalidTokenError:
-            raise ApiError("ValidationException", "The pagination token is invalid.") from None
-        items = []
-        for snapshot in page:
-            completed = snapshot.completion_time
-            items.append(
-                list_item(
-                    snapshot,
-                    self._epoch_ms(snapshot.creation_time),
-                    None if completed is None else self._epoch_ms(completed),
-                )
-            )
-        payload: dict[str, Any] = {"activationJobs": items}
-        if token is not None:
-            payload["nextToken"] = token
-        return self._json(payload)
-
-
-def _route(method: str, path: str) -> tuple[str, tuple[str, ...]]:
-    for route_method, pattern, operation in _ROUTES:
-        match = pattern.fullmatch(path)
-        if match and method == route_method:
-            return operation, match.groups()
-    return _UNKNOWN, ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["ERROR_STATUS", "ApiError"]
 
-#: Every error code the emulator can send, with its HTTP status. The first seven are the
+#: Every error code the emulator can send, with its HTTP status. The first eight are the
 #: operations' modelled errors; the rest are what AWS's front end sends for authentication
 #: failures and unknown routes.
 ERROR_STATUS: dict[str, int] = {
@@ -13,6 +13,7 @@ ERROR_STATUS: dict[str, int] = {
     "AccessDeniedException": 403,
     "ResourceNotFoundException": 404,
     "RequestTimeoutException": 408,
+    "ConflictException": 409,
     "ThrottlingException": 429,
     "InternalServerException": 500,
     "IncompleteSignatureException": 400,

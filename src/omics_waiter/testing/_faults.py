@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from omics_waiter.testing._errors import ERROR_STATUS
+from omics_waiter.testing._model import SERVED_OPERATIONS
 
 __all__ = [
     "OPERATIONS",
@@ -21,9 +22,7 @@ __all__ = [
 ]
 
 #: The operations the emulator serves.
-OPERATIONS = frozenset(
-    {"StartReadSetActivationJob", "GetReadSetActivationJob", "ListReadSetActivationJobs"}
-)
+OPERATIONS = frozenset(SERVED_OPERATIONS)
 
 _RATES = ("throttle_rate", "error_rate", "drop_rate", "slow_rate", "malformed_rate")
 
@@ -45,7 +44,7 @@ class Faults:
             fields (the operation is not carried out).
         error_code: The error ``error_rate`` injects: any code the service sends, e.g.
             ServiceQuotaExceededException (402) or RequestTimeoutException (408).
-        operations: The operations affected; None means all three.
+        operations: The operations affected; None means every served operation.
 
     Raises:
         ValueError: A rate outside [0, 1], a negative time, an unknown error code or operation.
@@ -185,20 +184,41 @@ class _TokenBucket:
         return False
 
 
-class Quota:
-    """A request quota of ``tps`` per operation: a token bucket holding up to max(1, tps)."""
+def _rate(value: float, name: str) -> float:
+    if not (isinstance(value, (int, float)) and value > 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
 
-    def __init__(self, tps: float, clock: Callable[[], float]) -> None:
-        if not (tps > 0.0 and math.isfinite(tps)):
-            raise ValueError(f"quota_tps must be a positive number, got {tps!r}")
-        self._tps = tps
+
+class Quota:
+    """A request quota per operation: a token bucket holding up to max(1, tps).
+
+    ``tps`` is one rate for every operation, or a rate per operation name (operations not
+    named have no quota).
+    """
+
+    def __init__(self, tps: float | Mapping[str, float], clock: Callable[[], float]) -> None:
+        self._rates: dict[str, float] | None = None
+        self._default: float | None = None
+        if isinstance(tps, Mapping):
+            unknown = sorted(set(tps) - OPERATIONS)
+            if unknown:
+                raise ValueError(f"quota_tps names operations not served: {unknown}")
+            self._rates = {
+                name: _rate(value, f"quota_tps[{name!r}]") for name, value in tps.items()
+            }
+        else:
+            self._default = _rate(tps, "quota_tps")
         self._clock = clock
         self._buckets: dict[str, _TokenBucket] = {}
 
     def admit(self, operation: str) -> bool:
         """Take a token for ``operation``; False means the request is over quota."""
+        rate = self._default if self._rates is None else self._rates.get(operation)
+        if rate is None:
+            return True
         now = self._clock()
         bucket = self._buckets.get(operation)
         if bucket is None:
-            bucket = self._buckets[operation] = _TokenBucket(self._tps, now)
+            bucket = self._buckets[operation] = _TokenBucket(rate, now)
         return bucket.take(now)

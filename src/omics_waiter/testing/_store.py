@@ -1,11 +1,14 @@
-"""The emulator's job store: creation, client-token idempotency, listing and pagination.
+"""The emulator's job store: every kind, idempotency tokens, listing and pagination.
 
 Pure bookkeeping: every method takes the current emulator-clock time as an argument.
 
-Pagination tokens name a sort position, not an offset. Jobs are listed newest first by
-(creation time, creation sequence), which never changes, so a job that changes status between two
-pages is neither skipped nor repeated. Tokens are signed, bound to the store and the filter, and
-refused (`InvalidTokenError`) when tampered with or reused with another store or filter.
+Jobs live in scopes: a kind plus what the job belongs to (a sequence or reference store, a run
+for tasks, a workflow for versions, nothing for runs, workflows and analytics jobs). Pagination
+tokens name a sort position, not an offset. Jobs are listed newest first by (creation time,
+creation sequence), which never changes, so a job that changes status between two pages is
+neither skipped nor repeated. Tokens are short (they fit ListRuns' 128 characters), signed, bound
+to the scope and the filter, and refused (`InvalidTokenError`) when tampered with or reused
+with another scope or filter.
 """
 
 from __future__ import annotations
@@ -16,18 +19,21 @@ import bisect
 import hashlib
 import hmac
 import json
-import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from omics_waiter.testing._jobs import Job, JobSnapshot, Step, random_timeline
+from omics_waiter.testing._jobs import Job, JobSnapshot
+from omics_waiter.testing._kinds import Kind
 
 __all__ = [
     "IdempotencyMismatchError",
     "InvalidTokenError",
     "JobStore",
     "ListFilter",
+    "Page",
 ]
+
+Key = tuple[Kind, str, str]
 
 
 class IdempotencyMismatchError(ValueError):
@@ -40,145 +46,156 @@ class InvalidTokenError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ListFilter:
-    """A ListReadSetActivationJobs filter; times are wire times in epoch milliseconds."""
+    """A List filter. Times are wire times in epoch milliseconds; ``match`` tests the rest.
+
+    ``key`` identifies the filter, to bind pagination tokens to it.
+    """
 
     status: str | None = None
     created_after_ms: int | None = None
     created_before_ms: int | None = None
+    match: Callable[[Job, JobSnapshot], bool] | None = None
+    extra_key: str = ""
 
     def key(self) -> str:
-        return f"{self.status}|{self.created_after_ms}|{self.created_before_ms}"
+        return f"{self.status}|{self.created_after_ms}|{self.created_before_ms}|{self.extra_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing: the jobs with their snapshots, and the next token."""
+
+    items: list[tuple[Job, JobSnapshot]]
+    next_token: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class _Claim:
-    read_set_ids: tuple[str, ...]
-    job_id: str
+    fingerprint: str
+    key: Key
 
 
 class JobStore:
-    """Every job the emulator knows, across sequence stores.
+    """Every job the emulator knows, of every kind.
 
     Args:
-        rng: Draws job IDs and random life cycles.
-        job_seconds: Range of random job durations.
-        failure_rate: Probability that a source of a random job fails.
         epoch_ms: Converts an emulator-clock time to the wire time (epoch milliseconds).
         token_key: Signs pagination tokens.
     """
 
-    def __init__(
-        self,
-        *,
-        rng: random.Random,
-        job_seconds: tuple[float, float],
-        failure_rate: float,
-        epoch_ms: Callable[[float], int],
-        token_key: bytes,
-    ) -> None:
-        self._rng = rng
-        self._job_seconds = job_seconds
-        self._failure_rate = failure_rate
+    def __init__(self, *, epoch_ms: Callable[[float], int], token_key: bytes) -> None:
         self._epoch_ms = epoch_ms
         self._token_key = token_key
-        self._jobs: dict[str, Job] = {}
-        # Per store, (created, seq, job) in creation order, so that a page reads only
-        # as far back as it needs instead of every job of the store.
-        self._by_store: dict[str, list[tuple[float, int, Job]]] = {}
-        self._claims: dict[tuple[str, str], _Claim] = {}
+        self._jobs: dict[Key, Job] = {}
+        self._by_id: dict[str, Job] = {}
+        # Per scope, (created, seq, key) in creation order, so that a page reads only as far
+        # back as it needs instead of every job of the scope.
+        self._by_scope: dict[tuple[Kind, str], list[tuple[float, int, Key]]] = {}
+        self._claims: dict[tuple[Kind, str, str], _Claim] = {}
+        self._seq = 0
+        self._listeners: list[Callable[[Job], None]] = []
 
-    def create(
-        self,
-        sequence_store_id: str,
-        read_set_ids: Sequence[str],
-        *,
-        now: float,
-        timeline: Sequence[Step] | None = None,
-        visible_after: float = 0.0,
-        client_token: str | None = None,
-    ) -> tuple[Job, bool]:
-        """Create a job, or find the one a client token already created.
+    def listen(self, listener: Callable[[Job], None]) -> None:
+        """Call ``listener`` with every job added or changed from now on."""
+        self._listeners.append(listener)
 
-        Returns:
-            The job, and whether it was created by this call.
+    def next_seq(self) -> int:
+        """A creation sequence number, increasing."""
+        self._seq += 1
+        return self._seq - 1
+
+    def taken(self, job_id: str) -> bool:
+        """Whether a job of any kind has this ID."""
+        return job_id in self._by_id
+
+    def claimed(self, kind: Kind, scope: str, token: str, fingerprint: str) -> Job | None:
+        """The job an idempotency token already created in this scope, if any.
 
         Raises:
-            IdempotencyMismatchError: The client token was used for a different request.
-            ValueError: The timeline names read sets that are not in the job.
+            IdempotencyMismatchError: The token was used for a request with another fingerprint.
         """
-        wanted = tuple(read_set_ids)
-        if client_token is not None:
-            claim = self._claims.get((sequence_store_id, client_token))
-            if claim is not None:
-                if claim.read_set_ids != wanted:
-                    raise IdempotencyMismatchError(client_token)
-                return self._jobs[claim.job_id], False
-        if timeline is None:
-            timeline = random_timeline(
-                self._rng, wanted, job_seconds=self._job_seconds, failure_rate=self._failure_rate
-            )
-        job = Job.build(
-            job_id=self._new_id(),
-            sequence_store_id=sequence_store_id,
-            read_set_ids=wanted,
-            created=now,
-            seq=len(self._jobs),
-            timeline=timeline,
-            visible_after=visible_after,
-        )
-        self._jobs[job.id] = job
+        claim = self._claims.get((kind, scope, token))
+        if claim is None:
+            return None
+        if claim.fingerprint != fingerprint:
+            raise IdempotencyMismatchError(token)
+        return self._jobs[claim.key]
+
+    def add(self, job: Job, *, token: str | None = None, fingerprint: str = "") -> None:
+        """Store a new job (and the idempotency token that created it)."""
+        key = (job.kind, job.scope, job.id)
+        self._jobs[key] = job
+        if job.kind is not Kind.WORKFLOW_VERSION:
+            self._by_id[job.id] = job
         bisect.insort(
-            self._by_store.setdefault(job.sequence_store_id, []),
-            (job.created, job.seq, job),
+            self._by_scope.setdefault((job.kind, job.scope), []),
+            (job.created, job.seq, key),
             key=lambda item: (item[0], item[1]),
         )
-        if client_token is not None:
-            self._claims[(sequence_store_id, client_token)] = _Claim(wanted, job.id)
-        return job, True
+        if token is not None:
+            self._claims[(job.kind, job.scope, token)] = _Claim(fingerprint, key)
+        for listener in self._listeners:
+            listener(job)
 
-    def find(self, sequence_store_id: str, job_id: str) -> Job | None:
-        """The job with this ID in this sequence store, if any."""
-        job = self._jobs.get(job_id)
-        if job is None or job.sequence_store_id != sequence_store_id:
-            return None
-        return job
+    def replace(self, job: Job, **changes: object) -> Job:
+        """Change a stored job (its timeline or visibility); its place in listings stays."""
+        updated = replace(job, **changes)  # type: ignore[arg-type]
+        self._jobs[(job.kind, job.scope, job.id)] = updated
+        if job.kind is not Kind.WORKFLOW_VERSION:
+            self._by_id[job.id] = updated
+        for listener in self._listeners:
+            listener(updated)
+        return updated
+
+    def find(self, kind: Kind, scope: str, job_id: str) -> Job | None:
+        """The job of this kind with this ID in this scope, if any."""
+        return self._jobs.get((kind, scope, job_id))
 
     def by_id(self, job_id: str) -> Job:
-        """The job with this ID in any store.
+        """The job with this ID, of any kind but workflow versions.
 
         Raises:
             KeyError: No such job.
         """
-        return self._jobs[job_id]
+        return self._by_id[job_id]
+
+    def in_scope(self, kind: Kind, scope: str) -> list[Job]:
+        """Every job of the scope, oldest first."""
+        return [self._jobs[key] for _, _, key in self._by_scope.get((kind, scope), [])]
+
+    def all(self) -> list[Job]:
+        """Every job, of every kind."""
+        return list(self._jobs.values())
 
     def page(
         self,
-        sequence_store_id: str,
+        kind: Kind,
+        scope: str,
         *,
         now: float,
         flt: ListFilter,
         max_results: int,
         next_token: str | None,
-    ) -> tuple[list[JobSnapshot], str | None]:
-        """One page of the store's visible jobs, newest first.
+    ) -> Page:
+        """One page of the scope's visible jobs, newest first.
 
         Raises:
-            InvalidTokenError: ``next_token`` is not a token for this store and filter.
+            InvalidTokenError: ``next_token`` is not a token for this scope and filter.
         """
-        scope = f"{sequence_store_id}|{flt.key()}"
-        after = None if next_token is None else self._decode(next_token, scope)
-        ordered = self._by_store.get(sequence_store_id, [])
+        binding = f"{kind.value}|{scope}|{flt.key()}"
+        after = None if next_token is None else self._decode(next_token, binding)
+        ordered = self._by_scope.get((kind, scope), [])
         end = len(ordered)
         if after is not None:
             end = bisect.bisect_left(ordered, after, key=lambda item: (item[0], item[1]))
-        matching: list[tuple[tuple[float, int], JobSnapshot]] = []
+        matching: list[tuple[tuple[float, int], Job, JobSnapshot]] = []
         for index in range(end - 1, -1, -1):
             if len(matching) > max_results:
                 break  # one more than a page tells that there is a next page
-            created, seq, job = ordered[index]
+            created, seq, key = ordered[index]
+            job = self._jobs[key]
             if not job.visible(now):
                 continue
-            position = (created, seq)
             created_ms = self._epoch_ms(job.created)
             if flt.created_after_ms is not None and created_ms < flt.created_after_ms:
                 break  # newest first: every job after this one is older still
@@ -187,37 +204,30 @@ class JobStore:
             snapshot = job.snapshot(now)
             if flt.status is not None and snapshot.status != flt.status:
                 continue
-            matching.append((position, snapshot))
+            if flt.match is not None and not flt.match(job, snapshot):
+                continue
+            matching.append(((created, seq), job, snapshot))
         page = matching[:max_results]
         token = None
         if len(matching) > max_results:
-            token = self._encode(page[-1][0], scope)
-        return [snapshot for _, snapshot in page], token
+            token = self._encode(page[-1][0], binding)
+        return Page([(job, snapshot) for _, job, snapshot in page], token)
 
-    def _new_id(self) -> str:
-        while True:
-            candidate = str(self._rng.randrange(10**9, 10**10))
-            if candidate not in self._jobs:
-                return candidate
+    def _sign(self, body: str, binding: str) -> str:
+        message = f"{body}|{binding}".encode()
+        return hmac.new(self._token_key, message, hashlib.sha256).hexdigest()[:32]
 
-    def _sign(self, payload: bytes) -> str:
-        return hmac.new(self._token_key, payload, hashlib.sha256).hexdigest()[:32]
-
-    def _encode(self, position: tuple[float, int], scope: str) -> str:
-        payload = json.dumps({"p": list(position), "s": scope}, separators=(",", ":")).encode()
+    def _encode(self, position: tuple[float, int], binding: str) -> str:
+        payload = json.dumps(list(position), separators=(",", ":")).encode()
         body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-        return f"{body}.{self._sign(payload)}"
+        return f"{body}.{self._sign(body, binding)}"
 
-    def _decode(self, token: str, scope: str) -> tuple[float, int]:
+    def _decode(self, token: str, binding: str) -> tuple[float, int]:
         body, _, signature = token.partition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(body, binding).encode()):
+            raise InvalidTokenError(token)
         try:
-            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        except (binascii.Error, ValueError) as exc:
+            created, seq = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        except (binascii.Error, ValueError) as exc:  # pragma: no cover - signed by us
             raise InvalidTokenError(token) from exc
-        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
-            raise InvalidTokenError(token)
-        decoded = json.loads(payload)
-        if decoded["s"] != scope:
-            raise InvalidTokenError(token)
-        created, seq = decoded["p"]
         return float(created), int(seq)
