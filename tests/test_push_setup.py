@@ -49,9 +49,15 @@ async def aws(moto_server: str) -> AsyncIterator[tuple[Any, Any]]:
         yield sqs, events
 
 
-@pytest.fixture
-def name() -> str:
-    return f"ow-{uuid.uuid4().hex[:12]}"
+@pytest_asyncio.fixture
+async def name(moto_server: str) -> AsyncIterator[str]:
+    """A fresh name; whatever a test made under it is torn down after it.
+
+    Every aws.omics rule left on moto's bus would get a copy of every event later tests put.
+    """
+    name = f"ow-{uuid.uuid4().hex[:12]}"
+    yield name
+    await teardown(name, moto_server)
 
 
 async def setup(name: str, endpoint: str) -> str:
@@ -168,6 +174,8 @@ async def test_teardown_keeps_a_rule_that_has_other_targets_and_says_so(
     assert [t["Id"] for t in targets] == ["someone-else"]
     assert not await queue_exists(sqs, name)
     assert any("someone-else" in r.getMessage() for r in caplog.records)
+    await events.remove_targets(Rule=name, Ids=["someone-else"])
+    await sqs.delete_queue(QueueUrl=other["QueueUrl"])
 
 
 @pytest.mark.asyncio
