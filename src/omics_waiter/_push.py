@@ -553,7 +553,8 @@ class SqsEventSource:
         Raises:
             ServiceError: The queue does not exist (for instance, deleted while in use).
             AccessDeniedError: Access to the queue is denied, or no credentials.
-            Transient: A fault worth retrying after a backoff; no message was lost.
+            Transient: A fault worth retrying after a backoff. Nothing is lost: messages
+                a failed receive took come back after the queue's visibility timeout.
         """
         if self._backlog:
             lanes, wait = self._in_flight, 0
