@@ -11,7 +11,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from omics_waiter.testing import OmicsEmulator
-from servers import moto_server  # noqa: F401  (a fixture other test modules use)
+from servers import moto_server  # noqa: F401 - registers the fixture
 
 if TYPE_CHECKING:
     from types_aiobotocore_omics import OmicsClient

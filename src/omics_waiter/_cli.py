@@ -23,6 +23,7 @@ import click
 
 from omics_waiter.testing._command import emulator
 
+from ._cli_events import register_events_commands
 from ._display import JobBoard, JsonLines, LiveDisplay, QuietText, Reporter
 from ._errors import (
     InvalidInputError,
@@ -678,3 +679,4 @@ def demo(
 
 
 main.add_command(emulator)
+register_events_commands(main)
