@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio
 
+from fakes import FakeClock
 from omics_waiter import AccessDeniedError, InvalidInputError, OmicsWaiter, RedisBudget
 from omics_waiter._redis_budget import FALLBACK, SHARED, Reservation
 from omics_waiter.testing import OmicsEmulator, Step
@@ -279,6 +280,44 @@ async def test_redis_lost_mid_run_falls_back_at_the_share_and_rejoins_and_no_wai
     assert fallback_rates == {10.0}
     assert len(warnings_of(caplog, "unreachable")) == 2  # once per replica
     assert len(warnings_of(caplog, "back on the shared budget")) == 2
+
+
+@pytest.mark.asyncio
+async def test_after_a_redis_restart_the_share_still_counts_the_replicas_seen_before(
+    redis_server: RedisServer,  # noqa: F811
+    budgets: Any,
+) -> None:
+    one, two = budgets(max_tps=10, probe_interval=0.05), budgets(max_tps=10)
+    for budget in (two, one):
+        assert await budget.acquire(GET)
+    assert one.replicas == 2
+    redis_server.restart()  # forgets everything, the replicas included
+    with anyio.fail_after(10):
+        while one.mode != FALLBACK:
+            assert await one.acquire(GET)
+        while one.mode != SHARED:
+            assert await one.acquire(GET)
+    for _ in range(3):
+        assert await one.acquire(GET)
+    assert (one.mode, one.replicas) == (SHARED, 1)  # rejoined, and it holds
+    redis_server.stop()
+    assert await one.acquire(GET)
+    assert (one.mode, one.rate(GET)) == (FALLBACK, 5.0)
+
+
+@pytest.mark.asyncio
+async def test_the_first_local_slot_comes_one_local_interval_after_the_loss(
+    redis_server: RedisServer,  # noqa: F811
+    budgets: Any,
+) -> None:
+    clock = FakeClock(0.0)
+    budget = budgets(max_tps=4, clock=clock, fallback_replicas=2)
+    assert await budget.acquire(GET)
+    redis_server.stop()
+    assert await budget.acquire(GET)
+    # Alone, its share is the whole 4/s: a slot 0.25 s on, not at once on top of the
+    # shared slot it just had.
+    assert (budget.mode, clock.sleeps[-1]) == (FALLBACK, pytest.approx(0.25))
 
 
 @pytest.mark.asyncio

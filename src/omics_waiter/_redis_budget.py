@@ -27,7 +27,8 @@ from one shared budget instead:
   many are live. Every key expires (`_IDLE_TTL` after its last use).
 - **Faults**: if Redis cannot be reached (refused, timed out, any Redis error), the
   process falls back to a local `RequestBudget` at its share of the quota,
-  ``max_tps / replicas`` (the last known count of live replicas), logs a WARNING
+  ``max_tps / replicas`` (the most live replicas Redis counted within
+  `replica_timeout` before it was lost), logs a WARNING
   once, and probes Redis at most every `probe_interval` seconds while it waits for
   local slots, rejoining the shared budget when Redis answers. `acquire` never
   raises for Redis trouble, so no wait is lost. Two things do raise, before any
@@ -54,6 +55,7 @@ asyncio only: redis-py's asyncio client does not run on trio. `acquire` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.resources
 import logging
 import math
@@ -315,6 +317,9 @@ class RedisBudget:
         self._rates: dict[str, tuple[float, float]] = {}  # op -> (shared rate, local time)
         self._cuts_seen: dict[str, int] = {}
         self._replicas: int | None = None
+        # The most replicas seen live within replica_timeout, and when: the fallback
+        # share divides by it, since a restarted Redis first counts replicas from zero.
+        self._peak: tuple[int, float] = (0, -math.inf)
         self._fallback: RequestBudget | None = None
         self._last_probe = -math.inf
         self._probing = False
@@ -497,6 +502,9 @@ class RedisBudget:
         """Remember what Redis said; log cuts of the shared rate."""
         now = self._clock.now()
         self._replicas = reservation.replicas
+        peak, seen = self._peak
+        if reservation.replicas >= peak or now - seen > self._replica_timeout:
+            self._peak = (reservation.replicas, now)
         self._rates[operation] = (reservation.rate, now)
         for op, cut in zip(reported, reservation.cuts, strict=False):
             if cut is None:
@@ -566,15 +574,21 @@ class RedisBudget:
     def _fall_back(self, reason: str, reported: list[str] | tuple[()]) -> None:
         if self._mode == FALLBACK:
             return
-        share = fallback_share(self.max_tps, self._replicas, self._fallback_replicas)
+        now = self._clock.now()
+        peak, seen = self._peak
+        count = peak if peak and now - seen <= self._replica_timeout else self._fallback_replicas
+        share = fallback_share(self.max_tps, count, self._fallback_replicas)
         fallback = RequestBudget(share, clock=self._clock)
+        for op in {*self._rates, *self._locks}:
+            # As if this process had just sent a request: its first local slot comes one
+            # local interval from now, not at once, on top of the shared slots just given.
+            fallback.reserve(op, math.inf)
         for op in reported:
             fallback.throttled(op)
         self._fallback = fallback
         self._mode = FALLBACK
-        self._last_probe = self._clock.now()
+        self._last_probe = now
         self._refusal_logged = False
-        count = self._replicas if self._replicas else self._fallback_replicas
         logger.warning(
             "shared budget %s: Redis at %s unreachable (%s); using a local budget of %.2f "
             "requests/s per operation (1/%d of %g) until it answers again",
@@ -606,6 +620,11 @@ class RedisBudget:
         self._probing = True
         self._last_probe = self._clock.now()
         try:
+            if self._client is not None:
+                # Connections idle since the loss may be dead without knowing it (a
+                # restarted server): start afresh, so that the rejoin does not fail at once.
+                with contextlib.suppress(self._redis_module.RedisError, OSError):
+                    await self._client.connection_pool.disconnect()
             await self._ping()
         except AccessDeniedError as exc:
             # Redis was unreachable at start and now refuses us: a wait in progress must
