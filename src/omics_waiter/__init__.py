@@ -30,6 +30,7 @@ from ._models import (
     ActivationSource,
     SourceStatus,
 )
+from ._redis_budget import RedisBudget
 from ._waiter import EventStream, OmicsWaiter
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "OmicsWaiter",
     "OmicsWaiterError",
     "PollRetrying",
+    "RedisBudget",
     "ServiceError",
     "SourceStatus",
     "SourceStatusChanged",

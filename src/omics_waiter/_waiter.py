@@ -242,6 +242,7 @@ class OmicsWaiter:
         aws_session_token: str | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
+        budget_url: str | None = None,
         **options: Any,
     ) -> AsyncIterator[OmicsWaiter]:
         """Create an Omics client, wrap it in a waiter, and close the client on exit.
@@ -260,11 +261,21 @@ class OmicsWaiter:
             aws_session_token: See above.
             connect_timeout: Seconds to connect, per request.
             read_timeout: Seconds to wait for a response, per request.
+            budget_url: ``redis://HOST:PORT/DB``: share the request budget with every
+                process given the same URL (a `RedisBudget` of `max_tps`, which this
+                waiter owns: it reaches Redis before the first request and leaves on
+                exit). Needs ``omics-waiter[redis]`` and asyncio.
             **options: `OmicsWaiter` options.
+
+        Raises:
+            InvalidInputError: An option is invalid (`budget_url` malformed, ...).
+            AccessDeniedError: Redis refused the credentials in `budget_url`.
         """
         import aiobotocore.session
         import botocore.exceptions
         from aiobotocore.config import AioConfig
+
+        from ._redis_budget import RedisBudget
 
         check_seconds("connect_timeout", connect_timeout)
         check_seconds("read_timeout", read_timeout)
@@ -283,6 +294,19 @@ class OmicsWaiter:
                     f"endpoint_url must be an http:// or https:// URL, got {endpoint_url!r}",
                     argument="endpoint_url",
                 )
+        shared: RedisBudget | None = None
+        if budget_url is not None:
+            if options.get("budget") is not None:
+                raise InvalidInputError(
+                    "give budget_url or budget, not both", argument="budget_url"
+                )
+            max_tps = options.pop("max_tps", None)
+            shared = RedisBudget(
+                budget_url,
+                max_tps=DEFAULT_MAX_TPS if max_tps is None else max_tps,
+                clock=options.get("clock"),
+            )
+            options["budget"] = shared
         session = aiobotocore.session.AioSession(profile=profile_name)
         session.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=parse_timestamp
@@ -294,6 +318,9 @@ class OmicsWaiter:
             read_timeout=read_timeout,
         )
         async with contextlib.AsyncExitStack() as stack:
+            if shared is not None:
+                # Refused credentials fail here, before any Omics request; closed last.
+                await stack.enter_async_context(shared)
             try:
                 client = await stack.enter_async_context(
                     session.create_client(
