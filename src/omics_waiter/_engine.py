@@ -174,7 +174,7 @@ class JobWatch(Generic[JobT, ItemT, EventT]):
                     self._api, self.sequence_store_id, self.job_id, not_after
                 )
             except Transient as exc:
-                self._retry_after(exc.operation, exc.reason)
+                self._retry_after(exc.operation, exc.reason, throttling=exc.throttling)
                 return
             except NotFound as exc:
                 self._not_found(exc)
@@ -190,7 +190,7 @@ class JobWatch(Generic[JobT, ItemT, EventT]):
             return
         self._observed(job)
 
-    def _retry_after(self, operation: str, reason: str) -> None:
+    def _retry_after(self, operation: str, reason: str, *, throttling: bool = False) -> None:
         now = self._clock.now()
         self._retry_attempt += 1
         delay = self._retry.delay(self._retry_attempt, self.deadline - now)
@@ -214,6 +214,7 @@ class JobWatch(Generic[JobT, ItemT, EventT]):
                 reason=reason,
                 attempt=self._retry_attempt,
                 delay=delay,
+                throttling=throttling,
             )
         )
 

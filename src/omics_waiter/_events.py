@@ -71,6 +71,8 @@ class PollRetrying:
         reason: The error code or kind, e.g. ``"ThrottlingException"``, ``"ReadTimeout"``.
         attempt: 1 for the first retry of this poll, 2 for the second, ...
         delay: Seconds until the retry.
+        throttling: Whether the service asked to slow down (a throttling error code or an
+            HTTP 429), as opposed to a fault such as a 5xx, a timeout or a dropped connection.
     """
 
     sequence_store_id: str
@@ -79,6 +81,7 @@ class PollRetrying:
     reason: str
     attempt: int
     delay: float
+    throttling: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -387,6 +387,7 @@ class ManyJobWatch:
                 reason=reason,
                 attempt=attempt,
                 delay=delay,
+                throttling=isinstance(exc, Transient) and exc.throttling,
             )
         )
         return delay
