@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -131,6 +132,33 @@ _ACCESS_CODES = frozenset(
 )
 
 
+def _is_network_error(error: object) -> bool:
+    """Whether an error under an HTTPClientError comes from the network, not the client.
+
+    aiohttp's errors and OS errors, and, for aiobotocore's httpx transport, httpx's
+    transport errors (httpx is looked up only if that transport loaded it).
+    """
+    if isinstance(error, OSError | aiohttp.ClientError | TimeoutError):
+        return True
+    for name in ("httpx2", "httpx"):
+        module = sys.modules.get(name)
+        transport_error = getattr(module, "TransportError", None)
+        if isinstance(transport_error, type) and isinstance(error, transport_error):
+            return True
+    return False
+
+
+def running_on_trio() -> bool:
+    """Whether the running event loop is trio's (trio imports sniffio, which tells)."""
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is None:
+        return False
+    try:
+        return bool(sniffio.current_async_library() == "trio")
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+
+
 def classify(exc: Exception, operation: str) -> Exception:
     """Translate an exception from the client into what the engine acts on.
 
@@ -177,8 +205,15 @@ def classify(exc: Exception, operation: str) -> Exception:
         # Also raised for failures inside the HTTP client itself, such as a call on a
         # closed client: only a network error underneath is worth retrying.
         cause = exc.kwargs.get("error")
-        if not isinstance(cause, OSError | aiohttp.ClientError | TimeoutError):
-            return OmicsWaiterError(f"{operation}: the HTTP client failed (is it closed?): {exc}")
+        if not _is_network_error(cause):
+            hint = ""
+            if isinstance(cause, RuntimeError) and running_on_trio():
+                hint = (
+                    " (aiobotocore's default transport, aiohttp, runs only on asyncio: on trio, "
+                    "use OmicsWaiter.connect(), or create the client with "
+                    "AioConfig(http_session_cls=aiobotocore.httpxsession.HttpxSession))"
+                )
+            return OmicsWaiterError(f"{operation}: the HTTP client failed: {exc}{hint}")
     if isinstance(
         exc,
         botocore.exceptions.ConnectionError
@@ -225,8 +260,14 @@ class OmicsApi:
     def __init__(self, client: OmicsClient, budget: RequestBudget) -> None:
         self.client = client
         self.budget = budget
+        #: Set when `OmicsWaiter.connect()` has closed the client.
+        self.closed = False
 
     async def _call(self, operation: str, not_after: float, call: Any, **params: Any) -> Any:
+        if self.closed:
+            raise OmicsWaiterError(
+                f"{operation}: the waiter's client is closed: OmicsWaiter.connect() has exited"
+            )
         if not await self.budget.acquire(operation, not_after):
             raise BudgetExhausted(operation)
         try:
