@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,16 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ._errors import OmicsWaiterError, ServiceError
+from ._errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    JobFailedError,
+    JobNotFoundError,
+    OmicsWaiterError,
+    ServiceError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
+)
 from ._events import JobStatusChanged, JobWatchFailed, PollRetrying, SourceStatusChanged, WatchEvent
 from ._models import (
     ActivationJob,
@@ -32,20 +42,19 @@ from ._models import (
 )
 
 __all__ = [
+    "Interrupted",
     "JobBoard",
     "JobRow",
     "JsonLines",
     "LiveDisplay",
     "QuietText",
     "Reporter",
+    "RetryStatus",
     "event_record",
+    "iso_time",
+    "outcome_text",
     "started_record",
 ]
-
-# Reasons that mean "slow down": counted apart from other retries in the display.
-_THROTTLING = frozenset(
-    {"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"}
-)
 
 _STATUS_STYLE = {
     ActivationJobStatus.SUBMITTED: "cyan",
@@ -58,8 +67,49 @@ _STATUS_STYLE = {
 }
 
 
+def iso_time(moment: dt.datetime) -> str:
+    """The one time format of the output: ISO-8601 in UTC, milliseconds, with the offset."""
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return iso_time(dt.datetime.now(dt.timezone.utc))
+
+
+class Interrupted(OmicsWaiterError):
+    """The command was stopped by a signal (SIGINT, SIGTERM) before the job ended.
+
+    Attributes:
+        signum: The signal's number; the command exits 128 + signum.
+    """
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"interrupted by {name} before the job ended; the job keeps running in the service"
+        )
+        self.signum = signum
+
+
+# How the end of a wait reads, for the kinds of error a person meets; most specific first.
+_OUTCOMES: tuple[tuple[type[OmicsWaiterError], str], ...] = (
+    (Interrupted, "interrupted"),
+    (WaitTimeoutError, "timed out"),
+    (JobNotFoundError, "not found"),
+    (AccessDeniedError, "access denied"),
+    (InvalidInputError, "invalid input"),
+    (UnexpectedResponseError, "unexpected response"),
+    (JobFailedError, "failed"),
+    (ServiceError, "service error"),
+)
+
+
+def outcome_text(error: OmicsWaiterError) -> str:
+    """A wait's error as a person would say it: "timed out", "not found", "access denied" ..."""
+    for kind, text in _OUTCOMES:
+        if isinstance(error, kind):
+            return text
+    return "error"
 
 
 @dataclass(eq=False)
@@ -72,6 +122,7 @@ class JobRow:
     sources: dict[str, ActivationSource] = field(default_factory=dict)
     retries: int = 0
     throttles: int = 0
+    last_retry: PollRetrying | None = None
     error: OmicsWaiterError | None = None
     final_event: JobStatusChanged | JobWatchFailed | None = None
     added_at: float = field(default_factory=time.monotonic)
@@ -84,7 +135,7 @@ class JobRow:
     @property
     def status_text(self) -> str:
         if self.error is not None:
-            return type(self.error).__name__
+            return outcome_text(self.error)
         return "waiting" if self.job is None else self.job.status.value
 
     @property
@@ -112,9 +163,11 @@ class JobBoard:
 
     def __init__(self, jobs: Iterable[tuple[str, str]] = ()) -> None:
         self._rows: dict[tuple[str, str], JobRow] = {}
-        #: Retries of store-wide polls (ListReadSetActivationJobs), not of one job.
+        #: Retries of requests for no single job: List sweeps of a store, job starts.
         self.store_retries = 0
         self.store_throttles = 0
+        #: The latest retry of any request, to show what is failing right now.
+        self.last_retry: PollRetrying | None = None
         for store, job_id in jobs:
             self.add(store, job_id)
 
@@ -148,7 +201,8 @@ class JobBoard:
             row = self.add(event.sequence_store_id, event.job_id)
             row.sources[event.source.read_set_id] = event.source
         elif isinstance(event, PollRetrying):
-            throttled = event.reason in _THROTTLING
+            self.last_retry = event
+            throttled = event.throttling
             if event.job_id is None:
                 self.store_retries += 1
                 self.store_throttles += throttled
@@ -156,6 +210,7 @@ class JobBoard:
                 row = self.add(event.sequence_store_id, event.job_id)
                 row.retries += 1
                 row.throttles += throttled
+                row.last_retry = event
         elif isinstance(event, JobWatchFailed):
             row = self.add(event.sequence_store_id, event.job_id)
             if event.job is not None:
@@ -225,6 +280,7 @@ def event_record(event: WatchEvent, *, redact: Callable[[str], str] = str) -> di
             "reason": event.reason,
             "attempt": event.attempt,
             "delay": round(event.delay, 3),
+            "throttling": event.throttling,
         }
     else:
         job = event.job
@@ -374,12 +430,33 @@ def _progress_table(board: JobBoard) -> Table:
             _short(row.elapsed()),
             _retries_cell(row),
         )
+    caption = []
     if board.store_retries:
-        table.caption = (
-            f"store-wide polls retried {board.store_retries} times "
+        caption.append(
+            f"requests for no single job (List, Start) retried {board.store_retries} times "
             f"({board.store_throttles} throttled)"
         )
+    if board.last_retry is not None:
+        caption.append(f"last retry: {retry_text(board.last_retry)}")
+    if caption:
+        table.caption = "\n".join(caption)
     return table
+
+
+def retry_text(event: PollRetrying) -> str:
+    """One retry: "GetReadSetActivationJob failed (ConnectionError), attempt 3, next in 1.2s"."""
+    kind = "throttled" if event.throttling else "failed"
+    return (
+        f"{event.operation} {kind} ({event.reason}), attempt {event.attempt}, "
+        f"next in {event.delay:.1f}s"
+    )
+
+
+def _said(row: JobRow) -> str:
+    """A row's outcome in the summary's verdict: "completed with failures", "timed out" ..."""
+    if row.error is None and row.job is not None:
+        return row.job.status.value.lower().replace("_", " ")
+    return row.status_text
 
 
 def summary(board: JobBoard, *, note: str | None = None) -> RenderableType:
@@ -409,7 +486,8 @@ def summary(board: JobBoard, *, note: str | None = None) -> RenderableType:
             failures.add_row(row.job_id, source.read_set_id, source.status_message or "")
     counts: dict[str, int] = {}
     for row in board:
-        counts[row.status_text] = counts.get(row.status_text, 0) + 1
+        said = _said(row)
+        counts[said] = counts.get(said, 0) + 1
     verdict = ", ".join(f"{n} {status}" for status, n in counts.items())
     parts: list[RenderableType] = [jobs]
     if failures.row_count:
@@ -488,3 +566,29 @@ class QuietText:
                 line += " failed: " + ", ".join(s.read_set_id for s in failed)
             self._stream.write(line + "\n")
         self._stream.flush()
+
+
+class RetryStatus:
+    """``list`` on a terminal: while a request is retried, a line on stderr says why.
+
+    The line is a transient spinner: it goes away (and the cursor comes back) on exit.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._status: Any = None
+
+    def __enter__(self) -> RetryStatus:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def event(self, event: PollRetrying) -> None:
+        text = f"retrying: {retry_text(event)}"
+        if self._status is None:
+            self._status = self._console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
