@@ -182,8 +182,9 @@ class OmicsWaiter:
 
     Args:
         client: An aiobotocore Omics client; the caller owns it and closes it.
-            Give it ``retries={"max_attempts": 1}`` so that retries, and their
-            budget, are the waiter's alone (`connect` does this).
+            Give it ``retries={"total_max_attempts": 1}`` (one attempt: botocore's
+            ``max_attempts`` counts retries, so 1 would still allow one) so that
+            retries, and their budget, are the waiter's alone (`connect` does this).
         min_delay: Seconds between polls right after a change (default 5).
         max_delay: Seconds between polls, at most, while nothing changes (default 120).
         timeout: Default seconds a wait may last (default 24 hours; ``math.inf`` for none).
