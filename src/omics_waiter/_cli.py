@@ -611,6 +611,11 @@ class _Group(click.Group):
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as error:
             message = " ".join(error.format_message().split())
+            no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2 and later
+            if isinstance(error, no_args) and isinstance(error.ctx, click.Context):
+                # Click's message is the whole help: one line names the commands instead.
+                names = ", ".join(self.list_commands(error.ctx))
+                message = f"no command given; the commands are {names}"
             if error.ctx is not None:
                 message += f" (see: {error.ctx.command_path} --help)"
             _say_error(message)

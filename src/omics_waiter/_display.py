@@ -166,8 +166,9 @@ class JobBoard:
         #: Retries of requests for no single job: List sweeps of a store, job starts.
         self.store_retries = 0
         self.store_throttles = 0
-        #: The latest retry of any request, to show what is failing right now.
+        #: The latest retry of any request, to show what is failing right now, and when it came.
         self.last_retry: PollRetrying | None = None
+        self.last_retry_at = 0.0
         for store, job_id in jobs:
             self.add(store, job_id)
 
@@ -202,6 +203,7 @@ class JobBoard:
             row.sources[event.source.read_set_id] = event.source
         elif isinstance(event, PollRetrying):
             self.last_retry = event
+            self.last_retry_at = time.monotonic()
             throttled = event.throttling
             if event.job_id is None:
                 self.store_retries += 1
@@ -430,17 +432,24 @@ def _progress_table(board: JobBoard) -> Table:
             _short(row.elapsed()),
             _retries_cell(row),
         )
-    caption = []
+    return table
+
+
+def _progress(board: JobBoard) -> RenderableType:
+    """The live picture: the table, then what is being retried (wider than the table)."""
+    lines = []
     if board.store_retries:
-        caption.append(
+        lines.append(
             f"requests for no single job (List, Start) retried {board.store_retries} times "
             f"({board.store_throttles} throttled)"
         )
-    if board.last_retry is not None:
-        caption.append(f"last retry: {retry_text(board.last_retry)}")
-    if caption:
-        table.caption = "\n".join(caption)
-    return table
+    retry = board.last_retry
+    # Only while it matters: until a little after the retry it announced should have run.
+    if retry is not None and time.monotonic() - board.last_retry_at < retry.delay + 5.0:
+        lines.append(f"last retry: {retry_text(retry)}")
+    if not lines:
+        return _progress_table(board)
+    return Group(_progress_table(board), Text("\n".join(lines), style="yellow"))
 
 
 def retry_text(event: PollRetrying) -> str:
@@ -510,7 +519,7 @@ class LiveDisplay:
         self._console = console
         self._board = board
         self._live = Live(
-            get_renderable=lambda: _progress_table(self._board),
+            get_renderable=lambda: _progress(self._board),
             console=console,
             refresh_per_second=8,
             transient=True,

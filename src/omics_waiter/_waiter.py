@@ -133,7 +133,8 @@ def _configured_endpoint(session: Any) -> bool:
     services = scoped.get("services")
     if services:
         section = session.full_config.get("services", {}).get(services, {})
-        if isinstance(section, dict) and section.get("omics", {}).get("endpoint_url"):
+        omics = section.get("omics") if isinstance(section, dict) else None
+        if isinstance(omics, dict) and omics.get("endpoint_url"):
             return True
     return bool(scoped.get("endpoint_url"))
 
