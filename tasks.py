@@ -5,6 +5,7 @@
     python3 tasks.py test        # the test suite
     python3 tasks.py check       # ruff (lint and format) and mypy --strict
     python3 tasks.py bench       # the many-job benchmark
+    python3 tasks.py example NAME          # examples/NAME.py, in the environment
     python3 tasks.py omics-waiter ARGS...   # any CLI command, in the environment
 
 Needs only Python 3.10+. The environment lives in .venv and is reinstalled when
@@ -69,6 +70,13 @@ def main(argv: list[str]) -> int:
     if job == "bench":
         ensure_env("dev")
         return run(PYTHON, "benchmarks/many_jobs.py", *rest)
+    if job == "example":
+        ensure_env("dev")
+        names = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+        if len(rest) != 1 or rest[0].removesuffix(".py") not in names:
+            print(f"usage: python3 tasks.py example NAME, NAME one of: {', '.join(names)}")
+            return 2
+        return run(PYTHON, ROOT / "examples" / f"{rest[0].removesuffix('.py')}.py")
     if job == "omics-waiter":
         ensure_env("dev")
         return run(BIN / "omics-waiter", *rest)

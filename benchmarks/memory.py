@@ -17,7 +17,7 @@ job under ``asyncio.gather``, for a shorter window (``--naive-seconds``), to com
 Run::
 
     .venv/bin/python benchmarks/memory.py               # 180 s, plus the naive comparison
-    .venv/bin/python benchmarks/memory.py --quick       # about 20 s
+    .venv/bin/python benchmarks/memory.py --quick       # 20 s + 10 s, about 50 s in all
     .venv/bin/python benchmarks/memory.py --json > memory.json
 """
 

@@ -209,6 +209,8 @@ TABLE = [
     *rows("list_activation_jobs", "sequence_store_id", BAD_IDS),
     *rows("list_activation_jobs", "status", ["PAUSED", "completed", 5]),
     *rows("list_activation_jobs", "limit", [0, -1, 1.5, True, "10"]),
+    *rows("start_activation_job", "on_retry", ["print", 5]),
+    *rows("list_activation_jobs", "on_retry", ["print", 5]),
 ]
 
 

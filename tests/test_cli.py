@@ -6,28 +6,25 @@ job timelines (`add_job`) while the command runs as a subprocess with testing cr
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from emulator_thread import EmulatorThread
 from omics_waiter._cli import main
-from omics_waiter.testing import OmicsEmulator, Step
-
-T = TypeVar("T")
+from omics_waiter.testing import Step
 
 PYTHON_M = [sys.executable, "-m", "omics_waiter"]
 FAST = ["--min-delay", "0.2", "--max-delay", "1"]
@@ -45,59 +42,13 @@ KEYS_BY_TYPE = {
     "job_status_changed": COMMON_KEYS
     | {"total_read_sets", "finished_read_sets", "failed_read_sets"},
     "source_status_changed": COMMON_KEYS | {"read_set_id"},
-    "poll_retrying": COMMON_KEYS | {"operation", "reason", "attempt", "delay"},
+    "poll_retrying": COMMON_KEYS | {"operation", "reason", "attempt", "delay", "throttling"},
     "job_wait_failed": COMMON_KEYS | {"error", "error_code", "message"},
 }
 TERMINAL = {"COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"}
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY-omics-waiter-canary"
 
 R1, R2, R3 = "1000000001", "1000000002", "1000000003"
-
-
-class EmulatorThread:
-    """An `OmicsEmulator` served from a thread of its own; jobs are added on its loop."""
-
-    def __init__(self, **options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.emulator: OmicsEmulator = self._call(self._start(options))
-
-    @staticmethod
-    async def _start(options: dict[str, Any]) -> OmicsEmulator:
-        emulator = OmicsEmulator(**options)
-        await emulator.start()
-        return emulator
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    @property
-    def url(self) -> str:
-        return self.emulator.endpoint_url
-
-    def add_job(self, store: str, read_sets: Sequence[str], timeline: list[Step] | None) -> str:
-        async def add() -> str:
-            return self.emulator.add_job(store, read_sets, timeline=timeline)
-
-        return self._call(add())
-
-    def requests(self) -> int:
-        """Every request the emulator has counted, read from its stats endpoint."""
-        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=5) as response:
-            stats = json.load(response)["requests"]
-        return sum(sum(by_status.values()) for by_status in stats.values())
-
-    def starts(self) -> int:
-        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=5) as response:
-            stats = json.load(response)["requests"]
-        return sum(stats.get("StartReadSetActivationJob", {}).values())
-
-    def close(self) -> None:
-        self._call(self.emulator.aclose())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +167,17 @@ def check_schema(lines: list[dict[str, Any]]) -> None:
         assert final == [len(own) - 1], own
 
 
-def run_in_pty(args: Sequence[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
-    """Run a command on a pseudo-terminal (so rich sees a terminal); return code and output."""
+def run_in_pty(
+    args: Sequence[str],
+    env: dict[str, str],
+    timeout: float = 60,
+    *,
+    signal_after: tuple[str, signal.Signals] | None = None,
+) -> tuple[int, str]:
+    """Run a command on a pseudo-terminal (so rich sees a terminal); return code and output.
+
+    With `signal_after` (text, signal), send the signal once the output shows the text.
+    """
     main_fd, child_fd = pty.openpty()
     process = subprocess.Popen(
         list(args), stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env, close_fds=True
@@ -239,6 +199,9 @@ def run_in_pty(args: Sequence[str], env: dict[str, str], timeout: float = 60) ->
             if not data:
                 break
             output += data
+            if signal_after is not None and signal_after[0].encode() in output:
+                process.send_signal(signal_after[1])
+                signal_after = None
         code = process.wait(timeout=10)
     finally:
         if process.poll() is None:
@@ -246,6 +209,30 @@ def run_in_pty(args: Sequence[str], env: dict[str, str], timeout: float = 60) ->
             process.wait()
         os.close(main_fd)
     return code, output.decode(errors="replace")
+
+
+def read_json_lines_until(
+    process: subprocess.Popen[str], done: Callable[[list[dict[str, Any]]], bool], timeout: float
+) -> tuple[list[dict[str, Any]], str]:
+    """Read JSON lines from the process's stdout until `done(lines)`, for at most `timeout` s.
+
+    Reads the pipe itself (no buffered reader, which would hide lines from `select`); returns
+    the lines and the start of a line not yet complete.
+    """
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    lines: list[dict[str, Any]] = []
+    pending = b""
+    deadline = time.monotonic() + timeout
+    while not done(lines):
+        assert time.monotonic() < deadline, f"no such output within {timeout} s: {lines}"
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            data = os.read(fd, 65536)
+            assert data, f"the command ended early: {lines}"
+            *complete, pending = (pending + data).split(b"\n")
+            lines += [json.loads(line) for line in complete]
+    return lines, pending.decode()
 
 
 # -- wait ------------------------------------------------------------------------------------
@@ -339,7 +326,10 @@ def test_refused_credentials_exit_4_and_the_secret_is_never_printed(emu: Emulato
         ["activate", "-s", "2000000007", "-r", R1],
     ]
     env = cli_env(AWS_SECRET_ACCESS_KEY=SECRET)
-    runs = cli_together(*([*c, "--endpoint-url", emu.url, *FAST] for c in commands), env=env)
+    runs = cli_together(
+        *([*c, "--endpoint-url", emu.url, *([] if c[0] == "list" else FAST)] for c in commands),
+        env=env,
+    )
     for command, run in zip(commands, runs, strict=True):
         assert run.code == 4, command
         assert_one_clean_error_line(run)
@@ -369,28 +359,81 @@ def test_no_region_is_invalid_input(emu: EmulatorThread) -> None:
     assert result.stderr.count("\n") == 1
 
 
-def test_sigint_exits_130_without_a_traceback(emu: EmulatorThread) -> None:
-    store = "2000000008"
-    job_id = emu.add_job(store, [R1], never_ends())
-    process = subprocess.Popen(
-        [*PYTHON_M, "wait", "-s", store, "-j", job_id, "--endpoint-url", emu.url, *FAST],
+@pytest.mark.parametrize(
+    ("signum", "jobs", "quiet"),
+    [
+        (signal.SIGINT, 1, False),
+        (signal.SIGTERM, 1, False),
+        (signal.SIGTERM, 3, False),
+        (signal.SIGTERM, 3, True),
+    ],
+    ids=["sigint-one-job", "sigterm-one-job", "sigterm-many-jobs", "sigterm-quiet"],
+)
+def test_a_signal_ends_every_unfinished_job_with_one_final_event_and_exits_128_plus_it(
+    emu: EmulatorThread, signum: signal.Signals, jobs: int, quiet: bool
+) -> None:
+    store = f"200000002{jobs + 2 * quiet + (signum == signal.SIGINT)}"
+    job_ids = [emu.add_job(store, [R1], never_ends()) for _ in range(jobs)]
+    args = ["wait", "-s", store, "--endpoint-url", emu.url, *FAST]
+    for job_id in job_ids:
+        args += ["-j", job_id]
+    requests_before = emu.requests()
+    with subprocess.Popen(
+        [*PYTHON_M, *args, *(["--quiet"] if quiet else [])],
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+    ) as process:
+        try:
+            if quiet:  # nothing is printed before the end: wait until the command has polled
+                deadline = time.monotonic() + 30
+                while emu.requests() == requests_before:
+                    assert time.monotonic() < deadline, "the command sent no request"
+                    time.sleep(0.05)
+                before: list[dict[str, Any]] = []
+                partial = ""
+            else:
+                before, partial = read_json_lines_until(
+                    process,
+                    lambda lines: (
+                        {x["job_id"] for x in lines if x["type"] == "job_status_changed"}
+                        == set(job_ids)
+                    ),
+                    timeout=30,
+                )
+            process.send_signal(signum)
+            stdout, stderr = process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 128 + signum
+    assert stderr == f"omics-waiter: error: interrupted by {signum.name}; the jobs keep running\n"
+    lines = before + [json.loads(line) for line in (partial + stdout).splitlines()]
+    check_schema(lines)  # every job's final event comes last, and only once
+    finals = [line for line in lines if line["type"] == "job_wait_failed"]
+    assert sorted(line["job_id"] for line in finals) == sorted(job_ids)
+    for line in finals:
+        assert (line["error"], line["error_code"]) == ("Interrupted", None)
+        assert "keeps running" in line["message"]
+    if quiet:
+        assert lines == finals
+
+
+def test_sigterm_on_a_terminal_restores_the_cursor_and_says_so(emu: EmulatorThread) -> None:
+    store = "2000000030"
+    job_id = emu.add_job(store, [R1], never_ends())
+    code, output = run_in_pty(
+        [*PYTHON_M, "wait", "-s", store, "-j", job_id, "--endpoint-url", emu.url, *FAST],
+        cli_env(TERM="xterm", COLUMNS="120"),
+        signal_after=("IN_PROGRESS", signal.SIGTERM),
     )
-    try:
-        assert process.stdout is not None
-        first = json.loads(process.stdout.readline())
-        assert first["job_id"] == job_id
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 130
-    assert stderr == "omics-waiter: error: interrupted; the jobs keep running\n"
+    assert code == 143, output
+    hide, show = "\x1b[?25l", "\x1b[?25h"
+    assert hide in output
+    assert output.rindex(show) > output.rindex(hide)
+    assert "interrupted by SIGTERM; the jobs keep running" in output
+    assert "Traceback" not in output
 
 
 BAD_INPUT = [
@@ -421,6 +464,100 @@ def test_bad_input_exits_2_before_any_request(emu: EmulatorThread, args: list[st
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert emu.requests() == before
+
+
+USAGE_ERRORS = [
+    ["wait", "-s", "2000000009"],  # a missing option
+    ["wait", "-s", "2000000009", "-j", "3000000000", "--bogus"],  # an unknown option
+    ["list", "-s", "2000000009", "--min-delay", "1"],  # an option list does not have
+    ["list", "-s", "2000000009", "--limit", "many"],  # a value of the wrong type
+    ["bogus"],  # an unknown command
+    [],  # no command
+]
+
+
+@pytest.mark.parametrize("args", USAGE_ERRORS, ids=lambda args: " ".join(args) or "nothing")
+def test_a_usage_error_is_one_line_on_stderr_and_exits_2(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args, env=cli_env())
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("omics-waiter: error: ")
+
+
+def test_a_bad_endpoint_url_names_the_option() -> None:
+    args = ["list", "-s", "2000000009", "--endpoint-url", "not-a-url"]
+    result = CliRunner().invoke(main, args, env=cli_env())
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "omics-waiter: error: --endpoint-url must be an http:// or https:// URL, got 'not-a-url'\n"
+    )
+
+
+def test_the_emulator_on_a_port_in_use_exits_2_with_one_line(emu: EmulatorThread) -> None:
+    port = emu.url.rsplit(":", 1)[1]
+    result = CliRunner().invoke(main, ["emulator", "--port", port])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"omics-waiter: error: cannot listen on 127.0.0.1:{port}")
+    assert result.stderr.count("\n") == 1
+
+
+# -- an endpoint that cannot be reached -------------------------------------------------------
+
+UNREACHABLE = "http://127.0.0.1:1"  # nothing listens there: every connection is refused
+
+
+def test_an_unreachable_endpoint_shows_each_retry_and_names_the_cause() -> None:
+    store = "2000000040"
+    commands = [
+        ["list", "-s", store],
+        ["activate", "-s", store, "-r", R1, *FAST],
+        ["wait", "-s", store, "-j", "3000000000", *FAST],
+    ]
+    runs = cli_together(
+        *([*c, "--endpoint-url", UNREACHABLE, "--timeout", "1.5"] for c in commands)
+    )
+    operations = [
+        "ListReadSetActivationJobs",
+        "StartReadSetActivationJob",
+        "GetReadSetActivationJob",
+    ]
+    for command, run, operation in zip(commands, runs, operations, strict=True):
+        assert run.code == 3, command
+        assert_one_clean_error_line(run)
+        retries = [line for line in run.lines if line["type"] == "poll_retrying"]
+        assert retries, command
+        assert {(line["operation"], line["reason"]) for line in retries} == {
+            (operation, "ConnectionError")
+        }
+        assert "ConnectionError" in run.stderr
+        assert "no request slot" not in run.stderr
+    list_run, activate_run, _ = runs
+    assert "ListReadSetActivationJobs kept failing (ConnectionError: " in list_run.stderr
+    assert "StartReadSetActivationJob kept failing (ConnectionError: " in activate_run.stderr
+    assert [set(line) for line in list_run.lines] == [KEYS_BY_TYPE["poll_retrying"]] * len(
+        list_run.lines
+    )
+
+
+def test_list_on_a_terminal_shows_retries_while_they_happen() -> None:
+    code, output = run_in_pty(
+        [*PYTHON_M, "list", "-s", "2000000041", "--endpoint-url", UNREACHABLE, "--timeout", "1"],
+        cli_env(TERM="xterm", COLUMNS="160"),
+    )
+    assert code == 3
+    assert "retrying: ListReadSetActivationJobs failed (ConnectionError)" in output
+    assert output.rindex("\x1b[?25h") > output.rindex("\x1b[?25l")  # the cursor is back
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_OMICS"])
+def test_the_endpoint_can_come_from_the_environment(emu: EmulatorThread, variable: str) -> None:
+    store = "2000000042" if variable == "AWS_ENDPOINT_URL" else "2000000043"
+    job_id = emu.add_job(store, [R1], [Step(at=0.0, status="COMPLETED")])
+    listed = cli(
+        "list", "-s", store, "--quiet", "--timeout", "10", env=cli_env(**{variable: emu.url})
+    )
+    assert (listed.code, listed.stdout.split()) == (0, [job_id])
 
 
 # -- activate ----------------------------------------------------------------------------
@@ -483,6 +620,9 @@ def test_list_prints_one_json_object_per_job_and_filters_by_status(emu: Emulator
         "creation_time",
         "completion_time",
     }
+    for line in run.lines:  # the same time format as the events' "time"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["creation_time"])
+    assert re.fullmatch(r".*T.*\.\d{3}\+00:00", run.lines[1]["completion_time"])
     only = cli("list", "-s", store, "--endpoint-url", emu.url, "--status", "completed", "--quiet")
     assert only.code == 0
     assert only.stdout.split() == [done]
@@ -538,10 +678,22 @@ def test_every_command_has_help(command: str) -> None:
     if command in ("wait", "activate", "list"):
         for option in ("--region", "--profile", "--endpoint-url", "--timeout", "--json"):
             assert option in result.output
+        flat = " ".join(result.output.split())
+        assert "inf for no limit" in flat
+        for code in ("130", "141", "143"):
+            assert code in flat
+
+
+def test_list_offers_only_the_options_that_apply_to_it() -> None:
+    flat = " ".join(CliRunner().invoke(main, ["list", "--help"]).output.split())
+    for option in ("--min-delay", "--max-delay", "--max-tps"):
+        assert option not in flat
+    assert "-q, --quiet Only the job IDs, one per line." in flat
+    assert "Give up retrying failed requests" in flat
 
 
 def test_top_level_help_lists_commands_and_exit_codes() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for word in ("wait", "activate", "list", "demo", "emulator", "130"):
+    for word in ("wait", "activate", "list", "demo", "emulator", "130", "141", "143"):
         assert word in result.output

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import signal
 
 import click
 import pytest
+from rich.console import Console
 
 from omics_waiter import (
     AccessDeniedError,
@@ -18,6 +21,7 @@ from omics_waiter import (
     JobNotFoundError,
     JobPartiallyFailedError,
     JobStatusChanged,
+    OmicsWaiterError,
     PollRetrying,
     ServiceError,
     SourceStatus,
@@ -31,11 +35,14 @@ from omics_waiter._cli import (
     chunk_requests,
     exit_code,
 )
-from omics_waiter._display import JobBoard, event_record
+from omics_waiter._display import Interrupted, JobBoard, event_record, iso_time, summary
 from omics_waiter._events import JobWatchFailed
+from omics_waiter._refs import ReadSetActivationJobRef
 
 STORE = "1234567890"
 T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+
+REF1 = ReadSetActivationJobRef("1234567890", "1000000001")
 
 
 def job(job_id: str, status: str, *sources: tuple[str, str]) -> ActivationJob:
@@ -53,11 +60,16 @@ def job(job_id: str, status: str, *sources: tuple[str, str]) -> ActivationJob:
     [
         (InvalidInputError("bad", argument="job_id"), 2),
         (click.UsageError("no"), 2),
-        (WaitTimeoutError("late", job_id="1", job=None), 3),
+        (
+            WaitTimeoutError(
+                "late", ref=REF1, job=None
+            ),
+            3,
+        ),
         (JobFailedError("failed", job=job("1111111111", "FAILED")), 1),
         (JobPartiallyFailedError("partial", job=job("1111111111", "FAILED")), 1),
         (AccessDeniedError("denied", code="AccessDeniedException"), 4),
-        (JobNotFoundError("gone", job_id="1", sequence_store_id=STORE), 4),
+        (JobNotFoundError("gone", ref=REF1), 4),
         (ServiceError("quota", code="ServiceQuotaExceededException"), 4),
         (UnexpectedResponseError("garbled"), 4),
         (KeyboardInterrupt(), 130),
@@ -76,7 +88,7 @@ def board_of(*outcomes: ActivationJob | Exception) -> JobBoard:
             board.apply(JobStatusChanged(outcome, None))
         else:
             assert isinstance(outcome, WaitTimeoutError | AccessDeniedError)
-            board.apply(JobWatchFailed(STORE, job_id, outcome, None))
+            board.apply(JobWatchFailed(ReadSetActivationJobRef(STORE, job_id), outcome, None))
     return board
 
 
@@ -91,7 +103,9 @@ def test_any_failed_job_exits_1(status: str) -> None:
 
 
 def test_an_unknown_outcome_outranks_a_known_failure() -> None:
-    timeout = WaitTimeoutError("late", job_id="1000000001", job=None)
+    timeout = WaitTimeoutError(
+        "late", ref=REF1, job=None
+    )
     denied = AccessDeniedError("denied", code="AccessDeniedException")
     failed = job("1000000000", "FAILED")
     assert board_exit_code(board_of(failed, timeout)) == 3
@@ -156,12 +170,21 @@ def test_json_records_have_the_documented_keys() -> None:
     source = ActivationSource("5000000001", SourceStatus.FAILED, "Gone.")
     records = [
         event_record(JobStatusChanged(running, ActivationJobStatus.SUBMITTED)),
-        event_record(SourceStatusChanged(STORE, "1000000000", source, SourceStatus.IN_PROGRESS)),
-        event_record(PollRetrying(STORE, None, "ListReadSetActivationJobs", "Throttling", 2, 1.5)),
+        event_record(SourceStatusChanged(running, source, SourceStatus.IN_PROGRESS)),
+        event_record(
+            PollRetrying(
+                None,
+                "ListReadSetActivationJobs",
+                "Throttling",
+                2,
+                1.5,
+                batch=(STORE,),
+                kind="activation",
+            )
+        ),
         event_record(
             JobWatchFailed(
-                STORE,
-                "1000000000",
+                ReadSetActivationJobRef(STORE, "1000000000"),
                 AccessDeniedError("no", code="AccessDeniedException"),
                 running,
             )
@@ -186,3 +209,69 @@ def test_json_records_have_the_documented_keys() -> None:
         "AccessDeniedException",
     )
     assert failure["status"] == "IN_PROGRESS"
+
+
+def test_a_signal_exits_128_plus_its_number() -> None:
+    assert (exit_code(Interrupted(signal.SIGINT)), exit_code(Interrupted(signal.SIGTERM))) == (
+        130,
+        143,
+    )
+
+
+def test_retries_are_counted_as_throttled_by_their_flag_not_their_text() -> None:
+    board = JobBoard([(STORE, "1000000000")])
+    job_ref = ReadSetActivationJobRef(STORE, "1000000000")
+    board.apply(PollRetrying(job_ref, "Get", "SlowDown", 1, 0.1, throttling=True))
+    board.apply(PollRetrying(job_ref, "Get", "ThrottlingException", 2, 0.1))
+    board.apply(PollRetrying(None, "List", "HTTP 429", 1, 0.1, throttling=True, batch=(STORE,)))
+    [row] = board.rows
+    assert (row.retries, row.throttles) == (2, 1)
+    assert (board.store_retries, board.store_throttles) == (1, 1)
+
+
+def test_a_retry_line_says_whether_the_service_throttled() -> None:
+    throttled = PollRetrying(
+        None, "List", "ThrottlingException", 1, 0.5, throttling=True, batch=(STORE,)
+    )
+    refused = PollRetrying(
+        ReadSetActivationJobRef(STORE, "1000000000"), "Get", "ConnectionError", 3, 1.25
+    )
+    assert event_record(throttled)["throttling"] is True
+    assert event_record(refused)["throttling"] is False
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            WaitTimeoutError(
+                "late", ref=REF1, job=None
+            ),
+            "timed out",
+        ),
+        (JobNotFoundError("gone", ref=REF1), "not found"),
+        (AccessDeniedError("no", code="AccessDeniedException"), "access denied"),
+        (UnexpectedResponseError("garbled"), "unexpected response"),
+        (ServiceError("quota", code="ServiceQuotaExceededException"), "service error"),
+        (Interrupted(signal.SIGTERM), "interrupted"),
+    ],
+)
+def test_the_summary_says_how_a_wait_ended_as_a_person_would(
+    error: OmicsWaiterError, said: str
+) -> None:
+    board = JobBoard()
+    board.add(STORE, "1000000000")
+    board.apply(JobWatchFailed(ReadSetActivationJobRef(STORE, "1000000000"), error, None))
+    out = io.StringIO()
+    Console(width=120, file=out, color_system=None).print(summary(board))
+    text = out.getvalue()
+    assert f"1 job: 1 {said}" in text
+    assert type(error).__name__ not in text
+
+
+def test_list_and_event_times_share_one_format() -> None:
+    moment = dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert iso_time(moment) == "2024-05-01T10:00:00.123+00:00"
+    record = event_record(JobStatusChanged(job("1000000000", "IN_PROGRESS"), None))
+    assert len(record["time"]) == len(iso_time(moment))
+    assert record["time"].endswith("+00:00")

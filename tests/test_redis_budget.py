@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio
 
-from fakes import FakeClock
+from fakes import ManualClock as FakeClock
 from omics_waiter import AccessDeniedError, InvalidInputError, OmicsWaiter, RedisBudget
 from omics_waiter._redis_budget import FALLBACK, SHARED, Reservation
 from omics_waiter.testing import OmicsEmulator, Step

@@ -10,7 +10,7 @@ import sys
 import pytest
 import trio
 
-from fakes import FakeClock
+from fakes import ManualClock as FakeClock
 from omics_waiter import InvalidInputError, OmicsWaiterError, RedisBudget
 from omics_waiter._redis_budget import FALLBACK, fallback_share, parse_reply, probe_due
 

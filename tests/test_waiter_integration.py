@@ -16,6 +16,7 @@ from omics_waiter import (
     AccessDeniedError,
     ActivationJob,
     ActivationJobStatus,
+    InvalidInputError,
     JobFailedError,
     JobNotFoundError,
     JobPartiallyFailedError,
@@ -489,3 +490,140 @@ async def test_connect_closes_its_client_on_exit(emulator: OmicsEmulator) -> Non
         await waiter.wait_for_activation_job(STORE, job_id, timeout=3600)
     assert not isinstance(info.value, WaitTimeoutError)
     assert emulator.stats.requests == before
+
+
+@pytest.mark.asyncio
+async def test_a_call_on_the_closed_client_of_connect_says_it_is_closed(
+    emulator: OmicsEmulator,
+) -> None:
+    async with OmicsWaiter.connect(
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as waiter:
+        pass
+    with anyio.fail_after(5), pytest.raises(OmicsWaiterError, match="closed"):
+        await waiter.list_activation_jobs(STORE)
+
+
+# The endpoint can also come from the environment, as for any AWS SDK client; host-prefix
+# injection must then be off too, or every request goes to a "control-storage-" host.
+@pytest.mark.asyncio
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_OMICS"])
+async def test_connect_takes_the_endpoint_from_the_environment(
+    emulator: OmicsEmulator, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", raising=False)
+    monkeypatch.setenv(variable, emulator.endpoint_url)
+    job_id = emulator.add_job(STORE, [R1], timeline=completes_at(0.2))
+    async with OmicsWaiter.connect(
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        min_delay=MIN_DELAY,
+        max_delay=0.2,
+        timeout=5,
+    ) as waiter:
+        job = await waiter.wait_for_activation_job(STORE, job_id)
+    assert job.status is ActivationJobStatus.COMPLETED
+
+
+@pytest.mark.asyncio
+async def test_connect_takes_the_endpoint_from_the_profile(
+    emulator: OmicsEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(f"[profile emulated]\nendpoint_url = {emulator.endpoint_url}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_OMICS",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    async with OmicsWaiter.connect(
+        profile_name="emulated",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        timeout=5,
+    ) as waiter:
+        jobs = await waiter.list_activation_jobs(STORE)
+    assert emulator.stats.count("ListReadSetActivationJobs", 200) == 1
+    assert jobs == []
+
+
+@pytest.mark.asyncio
+async def test_ignored_configured_endpoints_leave_aws_and_its_host_prefixes(
+    emulator: OmicsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    async with OmicsWaiter.connect(
+        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    ) as waiter:
+        client: Any = waiter._api.client
+        assert (client.meta.endpoint_url, client.meta.config.inject_host_prefix) == (
+            "https://omics.us-east-1.amazonaws.com",
+            True,
+        )
+
+
+@pytest.mark.asyncio
+async def test_a_configured_endpoint_that_is_no_url_is_invalid_input_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "localhost:8080")
+    with pytest.raises(InvalidInputError) as info:
+        async with OmicsWaiter.connect(region_name="us-east-1"):
+            pass
+    assert info.value.argument == "AWS_ENDPOINT_URL"
+
+
+# -- start and list: retries reported, and the cause named ----------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("call", ["list", "start"])
+async def test_a_refused_connection_is_reported_on_each_retry_and_named_at_the_timeout(
+    call: str,
+) -> None:
+    retries: list[PollRetrying] = []
+    async with OmicsWaiter.connect(
+        endpoint_url="http://127.0.0.1:1",  # nothing listens there: connection refused
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        min_delay=0.05,
+        max_delay=0.1,
+        timeout=0.5,
+    ) as waiter:
+        with pytest.raises(WaitTimeoutError) as info:
+            if call == "list":
+                await waiter.list_activation_jobs(STORE, on_retry=retries.append)
+            else:
+                await waiter.start_activation_job(STORE, [R1], on_retry=retries.append)
+    operation = "ListReadSetActivationJobs" if call == "list" else "StartReadSetActivationJob"
+    assert f"{operation} kept failing (ConnectionError: " in str(info.value)
+    assert "127.0.0.1:1" in str(info.value)
+    assert retries
+    assert {(r.sequence_store_id, r.job_id, r.operation, r.reason) for r in retries} == {
+        (STORE, None, operation, "ConnectionError")
+    }
+    assert [r.attempt for r in retries] == list(range(1, len(retries) + 1))
+
+
+@pytest.mark.asyncio
+async def test_throttled_starts_are_reported_as_throttling(
+    emulator: OmicsEmulator, waiter: OmicsWaiter
+) -> None:
+    retries: list[PollRetrying] = []
+    start = "StartReadSetActivationJob"
+    with emulator.faults_window(Faults(throttle_rate=1.0, operations=frozenset({start})), 0.3):
+        started = await waiter.start_activation_job(STORE, [R1], on_retry=retries.append)
+    assert started.sequence_store_id == STORE
+    assert retries
+    assert all(r.throttling and r.reason == "ThrottlingException" for r in retries)
+    assert emulator.stats.count(start, 429) == len(retries)

@@ -1,4 +1,4 @@
-"""Wait on AWS HealthOmics jobs from asyncio services.
+"""Wait on AWS HealthOmics jobs from asyncio and trio services.
 
 async with OmicsWaiter.connect(region_name="us-east-1") as waiter:
     job = await waiter.wait_for_activation_job(store_id, job_id, timeout=3600)

@@ -2,38 +2,52 @@
 
 Exit codes (see docs/cli.md): 0 every job COMPLETED; 1 a job FAILED, CANCELLED or
 COMPLETED_WITH_FAILURES; 2 invalid input or usage; 3 timeout; 4 access, credential, not-found
-or other service error; 130 interrupted. Errors are one line on stderr, never a traceback.
+or other service error; 130 interrupted (SIGINT); 141 stdout closed early; 143 terminated
+(SIGTERM). Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import functools
 import hashlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
+import anyio
 import click
 
 from omics_waiter.testing._command import emulator
 
 from ._cli_events import register_events_commands
-from ._display import JobBoard, JsonLines, LiveDisplay, QuietText, Reporter
+from ._display import (
+    Interrupted,
+    JobBoard,
+    JsonLines,
+    LiveDisplay,
+    QuietText,
+    Reporter,
+    RetryStatus,
+    event_record,
+    iso_time,
+)
 from ._errors import (
     InvalidInputError,
     JobFailedError,
     OmicsWaiterError,
     WaitTimeoutError,
 )
-from ._events import JobWatchFailed
+from ._events import JobWatchFailed, PollRetrying, WatchEvent
 from ._models import ActivationJobStatus
-from ._validation import check_id, check_rate, check_seconds
+from ._refs import ReadSetActivationJobRef
+from ._validation import check_id, check_rate, check_seconds, check_url
 from ._waiter import (
     DEFAULT_MAX_DELAY,
     DEFAULT_MAX_TPS,
@@ -47,13 +61,22 @@ __all__ = ["board_exit_code", "chunk_requests", "exit_code", "main"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 # When jobs end differently, the code of the most serious outcome wins: an error that leaves
-# a job's outcome unknown outranks a known failure; bad input outranks everything.
-_SEVERITY = (0, 1, 3, 4, 2)
+# a job's outcome unknown outranks a known failure; bad input outranks that; a signal, all.
+_SEVERITY = (0, 1, 3, 4, 2, 130, 143)
 
 MAX_READ_SETS_PER_JOB = 20
 _TOKEN_LIMIT = 127
 # Environment variables whose values must never be printed.
 _SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+# The signals that stop a run: Ctrl-C, and how `timeout`, systemd and Kubernetes stop a process.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+EXIT_CODES = (
+    "Exit codes: 0 every job COMPLETED (list: listed); 1 a job FAILED, CANCELLED or "
+    "COMPLETED_WITH_FAILURES; 2 invalid input or usage; 3 timeout; 4 access, credential, "
+    "not-found or other service error; 130 interrupted (SIGINT, Ctrl-C); 141 stdout closed "
+    "early; 143 terminated (SIGTERM). Interrupted or terminated, the jobs keep running."
+)
 
 
 def exit_code(error: BaseException) -> int:
@@ -61,7 +84,9 @@ def exit_code(error: BaseException) -> int:
     import botocore.exceptions
 
     if isinstance(error, KeyboardInterrupt):
-        return 130
+        return 128 + signal.SIGINT
+    if isinstance(error, Interrupted):
+        return 128 + error.signum
     if isinstance(error, InvalidInputError | click.UsageError):
         return 2
     if isinstance(error, botocore.exceptions.NoRegionError | botocore.exceptions.ProfileNotFound):
@@ -103,6 +128,14 @@ def _say_error(message: str) -> None:
     click.echo(f"omics-waiter: error: {_redact(message)}", err=True)
 
 
+# The library names its arguments; on the command line they are options.
+_OPTIONS = {
+    "region_name": "--region",
+    "profile_name": "--profile",
+    "endpoint_url": "--endpoint-url",
+}
+
+
 def _describe(error: BaseException) -> str:
     """One line for an error: its message, named by kind when the message alone is unclear."""
     import botocore.exceptions
@@ -110,24 +143,108 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, botocore.exceptions.NoRegionError):
         return "no AWS Region: give --region, or set AWS_DEFAULT_REGION or a profile's region"
     text = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, InvalidInputError) and error.argument in ("region_name", "profile_name"):
-        # The library names its arguments; here they are options.
-        option = "--region" if error.argument == "region_name" else "--profile"
-        text = text.replace(error.argument, option)
+    if isinstance(error, InvalidInputError) and error.argument in _OPTIONS:
+        text = text.replace(error.argument, _OPTIONS[error.argument])
     if isinstance(error, OmicsWaiterError):
         return text
     return f"{type(error).__name__}: {text}"
+
+
+# -- stopping on a signal --------------------------------------------------------------------
+
+
+class _Stops:
+    """SIGINT and SIGTERM, turned into the cancellation of the innermost stoppable scope.
+
+    The scope around the watch is innermost while it runs: a first signal ends the watch, and
+    the command still reports every unfinished job, closes its client and restores the
+    terminal. A second signal cancels the next scope out.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._scopes: list[anyio.CancelScope] = []
+
+    @contextlib.contextmanager
+    def stoppable(self) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            self._scopes.append(scope)
+            try:
+                yield scope
+            finally:
+                self._scopes.remove(scope)
+
+    def stop(self, signum: int) -> None:
+        self.signum = signum
+        for scope in reversed(self._scopes):
+            if not scope.cancel_called:
+                scope.cancel()
+                return
+
+    async def listen(self, signals: Any) -> None:
+        async for signum in signals:
+            self.stop(signum)
+
+
+_STOPS: contextvars.ContextVar[_Stops | None] = contextvars.ContextVar("_STOPS", default=None)
+
+
+@contextlib.contextmanager
+def stoppable() -> Iterator[anyio.CancelScope]:
+    """A cancel scope that SIGINT or SIGTERM cancels (outside `_run`, only an ordinary one)."""
+    stops = _STOPS.get()
+    if stops is None:
+        with anyio.CancelScope() as scope:
+            yield scope
+    else:
+        with stops.stoppable() as scope:
+            yield scope
+
+
+def _stopped_by() -> int | None:
+    """The signal that stopped this run, if one did."""
+    stops = _STOPS.get()
+    return None if stops is None else stops.signum
+
+
+async def _main(command: Callable[[], Coroutine[Any, Any, int]], stops: _Stops) -> int | None:
+    token = _STOPS.set(stops)
+    try:
+        with contextlib.ExitStack() as stack:
+            signals = None
+            # Not on Windows (and not off the main thread): there Ctrl-C still raises.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                signals = stack.enter_context(anyio.open_signal_receiver(*_STOP_SIGNALS))
+            code: int | None = None
+            failure: Exception | None = None
+            async with anyio.create_task_group() as tasks:
+                if signals is not None:
+                    tasks.start_soon(stops.listen, signals)
+                try:
+                    with stops.stoppable():
+                        code = await command()
+                except Exception as exc:
+                    # Raised as it is, not inside the task group's ExceptionGroup.
+                    failure = exc
+                tasks.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
+            return code
+    finally:
+        _STOPS.reset(token)
 
 
 def _run(command: Callable[[], Coroutine[Any, Any, int]]) -> NoReturn:
     """Run a command's coroutine, turn any error into one line on stderr and an exit code."""
     import botocore.exceptions
 
+    stops = _Stops()
+    code: int | None
     try:
-        code: int = asyncio.run(command())
-    except KeyboardInterrupt:
-        _say_error("interrupted; the jobs keep running")
-        code = 130
+        code = anyio.run(_main, command, stops)
+    except KeyboardInterrupt:  # before the signal handlers were in place
+        stops.signum = signal.SIGINT
+        code = None
     except BrokenPipeError:
         # stdout was closed early (e.g. `| head`): stop quietly, as a shell pipeline would.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -139,7 +256,11 @@ def _run(command: Callable[[], Coroutine[Any, Any, int]]) -> NoReturn:
     except Exception as error:  # a bug: still one line, never a traceback
         _say_error(f"unexpected {_describe(error)}")
         code = 4
-    sys.exit(code)
+    if stops.signum is not None and code != 141:
+        name = signal.Signals(stops.signum).name
+        _say_error(f"interrupted by {name}; the jobs keep running")
+        code = 128 + stops.signum
+    sys.exit(4 if code is None else code)
 
 
 # -- settings shared by the commands that talk to the service ---------------------------------
@@ -161,6 +282,8 @@ class Settings:
 
     def check(self) -> None:
         """Raise `InvalidInputError` for an option out of range."""
+        if self.endpoint_url is not None:
+            check_url("--endpoint-url", self.endpoint_url, argument="endpoint_url")
         if self.timeout is not None:
             check_seconds("--timeout", self.timeout, allow_inf=True)
         if self.min_delay is not None:
@@ -217,42 +340,60 @@ class Settings:
         """Connect, run `work` with the board's reporter, then report and return the exit code."""
         async with self.connect() as waiter:
             with self.reporter(board) as reporter:
-                await work(waiter, reporter)
+                await follow_until_stopped(board, reporter, lambda: work(waiter, reporter))
                 reporter.finish(board)
         report_errors(board)
         return board_exit_code(board)
 
 
+_QUIET_JOBS = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress output: only the final result (one line per job) and errors.",
+)
+_JSON = click.option(
+    "--json",
+    "json_",
+    is_flag=True,
+    help="One JSON object per line per event (the default when stdout is not a terminal).",
+)
+
+
 def _output_options(f: F) -> F:
-    f = click.option(
-        "--quiet",
-        "-q",
-        is_flag=True,
-        help="No progress output: only the final result (one line per job) and errors.",
-    )(f)
-    return click.option(
-        "--json",
-        "json_",
-        is_flag=True,
-        help="One JSON object per line per event (the default when stdout is not a terminal).",
-    )(f)
+    return _JSON(_QUIET_JOBS(f))
 
 
-def _service_options(f: F) -> F:
+def _connection_options(f: F) -> F:
     options = [
         click.option("--region", metavar="REGION", help="AWS Region (default: from the profile)."),
         click.option("--profile", metavar="NAME", help="Profile from the AWS config files."),
         click.option(
             "--endpoint-url",
             metavar="URL",
-            help="Another endpoint than AWS's (e.g. the emulator); host-prefix injection off.",
+            help="Another endpoint than AWS's (e.g. the emulator); host-prefix injection off. "
+            "AWS_ENDPOINT_URL works the same way.",
         ),
-        click.option(
-            "--timeout",
-            type=float,
-            metavar="SECONDS",
-            help=f"Give up waiting after this long (exit 3)  [default: {DEFAULT_TIMEOUT:g}].",
-        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _timeout_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"Give up {what} after this long (exit 3); inf for no limit  "
+        f"[default: {DEFAULT_TIMEOUT:g}].",
+    )
+
+
+def _service_options(f: F) -> F:
+    """The options of the commands that wait on jobs: wait and activate."""
+    options = [
+        _timeout_option("waiting"),
         click.option(
             "--min-delay",
             type=float,
@@ -275,7 +416,7 @@ def _service_options(f: F) -> F:
     f = _output_options(f)
     for option in reversed(options):
         f = option(f)
-    return f
+    return _connection_options(f)
 
 
 def _settings(options: dict[str, Any]) -> Settings:
@@ -295,13 +436,44 @@ def _settings(options: dict[str, Any]) -> Settings:
 # -- watching, starting ----------------------------------------------------------------------
 
 
+def _shower(board: JobBoard, reporter: Reporter) -> Callable[[WatchEvent], None]:
+    def show(event: WatchEvent) -> None:
+        board.apply(event)
+        reporter.event(event)
+
+    return show
+
+
+async def follow_until_stopped(
+    board: JobBoard, reporter: Reporter, work: Callable[[], Awaitable[None]]
+) -> None:
+    """Run `work`; if SIGINT or SIGTERM stops it, end every unfinished job with `Interrupted`.
+
+    So that, stopped or not, every job gets exactly one final event, as the JSON schema
+    promises (`job_wait_failed`, error ``Interrupted``, for the jobs stopped).
+    """
+    with stoppable() as scope:
+        await work()
+    signum = _stopped_by()
+    if scope.cancel_called and signum is not None:
+        show = _shower(board, reporter)
+        error = Interrupted(signum)
+        for row in board:
+            if not row.done:
+                show(
+                    JobWatchFailed(
+                        ReadSetActivationJobRef(row.sequence_store_id, row.job_id), error, row.job
+                    )
+                )
+
+
 async def follow(
     waiter: OmicsWaiter,
     jobs: Sequence[tuple[str, str]],
     board: JobBoard,
     reporter: Reporter,
     *,
-    timeout: float | None,
+    timeout: float | None,  # noqa: ASYNC109 - the watch's own deadline, handed on to it
     source_progress: bool,
 ) -> None:
     """Watch `jobs` to their ends, feeding every event to the board and the reporter.
@@ -310,10 +482,7 @@ async def follow(
     `JobWatchFailed` a many-job watch would yield, so both end the same way.
     """
 
-    def show(event: Any) -> None:
-        board.apply(event)
-        reporter.event(event)
-
+    show = _shower(board, reporter)
     if len(jobs) == 1:
         store, job_id = jobs[0]
         stream = waiter.watch_activation_job(store, job_id, timeout=timeout)
@@ -323,7 +492,7 @@ async def follow(
                     show(event)
         except OmicsWaiterError as error:
             last = getattr(error, "job", None) or board.add(store, job_id).job
-            show(JobWatchFailed(store, job_id, error, last))
+            show(JobWatchFailed(ReadSetActivationJobRef(store, job_id), error, last))
         return
     # Without progress to show, only outcomes matter: one Get per job, when it finishes.
     stream = waiter.watch_activation_jobs(
@@ -387,15 +556,16 @@ async def start_and_follow(
     board: JobBoard,
     reporter: Reporter,
     *,
-    timeout: float | None,
+    timeout: float | None,  # noqa: ASYNC109 - the watch's own deadline, handed on to it
     source_progress: bool,
 ) -> None:
     """Start one job per request (read sets, client token), then watch them all."""
     started: list[str] = []
+    show = _shower(board, reporter)
     for read_set_ids, token in requests:
         try:
             summary = await waiter.start_activation_job(
-                sequence_store_id, read_set_ids, client_token=token
+                sequence_store_id, read_set_ids, client_token=token, on_retry=show
             )
         except OmicsWaiterError:
             if started:
@@ -413,23 +583,65 @@ async def start_and_follow(
 
 
 def report_errors(board: JobBoard) -> None:
-    """One line on stderr per job whose wait ended with an error."""
+    """One line on stderr per job whose wait ended with an error (a signal: one line in all)."""
     for row in board:
-        if row.error is not None:
-            _say_error(f"job {row.job_id}: {_describe(row.error)}")
+        if row.error is not None and not isinstance(row.error, Interrupted):
+            line = f"job {row.job_id}: {_describe(row.error)}"
+            retry = row.last_retry or board.last_retry
+            if isinstance(row.error, WaitTimeoutError) and retry is not None:
+                # Why the deadline may have passed: requests were failing (connection refused...).
+                line += f"; the last retried request, {retry.operation}, failed with {retry.reason}"
+            _say_error(line)
 
 
 # -- the commands ----------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group, with usage errors as one line on stderr (exit 2), like every error.
+
+    Click would print the usage, a hint and the error on three or four lines.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as error:
+            message = " ".join(error.format_message().split())
+            no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2 and later
+            if isinstance(error, no_args) and isinstance(error.ctx, click.Context):
+                # Click's message is the whole help: one line names the commands instead.
+                names = ", ".join(self.list_commands(error.ctx))
+                message = f"no command given; the commands are {names}"
+            if error.ctx is not None:
+                message += f" (see: {error.ctx.command_path} --help)"
+            _say_error(message)
+            sys.exit(2)
+        except click.ClickException as error:
+            # Raised by `emulator` when it cannot listen on --host/--port: unusable input.
+            _say_error(" ".join(error.format_message().split()))
+            sys.exit(2)
+        except click.Abort:
+            _say_error("interrupted")
+            sys.exit(128 + signal.SIGINT)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES
+)
 @click.version_option(package_name="omics-waiter", prog_name="omics-waiter")
 def main() -> None:
     """Wait on AWS HealthOmics read set activation jobs, with live progress.
-
-    Exit codes: 0 every job COMPLETED; 1 a job FAILED, CANCELLED or COMPLETED_WITH_FAILURES;
-    2 invalid input or usage; 3 timeout; 4 access, credential, not-found or other service
-    error; 130 interrupted.
 
     Output: a live display on a terminal; JSON lines (one object per event) with --json or
     when stdout is not a terminal.
@@ -447,7 +659,7 @@ _STORE = click.option(
 )
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @_STORE
 @click.option(
     "--job-id",
@@ -488,7 +700,7 @@ def wait(sequence_store_id: str, job_ids: tuple[str, ...], **options: Any) -> No
     _run(command)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @_STORE
 @click.option(
     "--read-set-id",
@@ -542,7 +754,7 @@ def activate(
     _run(command)
 
 
-@main.command("list")
+@main.command("list", epilog=EXIT_CODES)
 @_STORE
 @click.option(
     "--status",
@@ -550,20 +762,30 @@ def activate(
     help="Only jobs with this status.",
 )
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N jobs.")
-@_service_options
+@_connection_options
+@_timeout_option("retrying failed requests")
+@_JSON
+@click.option("--quiet", "-q", is_flag=True, help="Only the job IDs, one per line.")
 def list_(sequence_store_id: str, status: str | None, limit: int | None, **options: Any) -> None:
     """List the read set activation jobs of a sequence store, newest first.
 
     A table on a terminal; one JSON object per job with --json or when stdout is not a
-    terminal; only the job IDs with --quiet.
+    terminal; only the job IDs with --quiet. Failed requests are retried until --timeout;
+    each retry is reported (a poll_retrying line, or a line on the terminal).
     """
     settings = _settings(options)
 
     async def command() -> int:
         settings.check()
         store = check_id("--sequence-store-id", sequence_store_id)
-        async with settings.connect() as waiter:
-            jobs = await waiter.list_activation_jobs(store, status=status, limit=limit)
+        with _list_retry_reporter(settings) as on_retry:
+            async with settings.connect() as waiter:
+                with stoppable():
+                    jobs = await waiter.list_activation_jobs(
+                        store, status=status, limit=limit, on_retry=on_retry
+                    )
+        if _stopped_by() is not None:
+            return 0  # _run says so and exits with the signal's code
         if settings.quiet:
             for job in jobs:
                 click.echo(job.id)
@@ -574,9 +796,9 @@ def list_(sequence_store_id: str, status: str | None, limit: int | None, **optio
                     "sequence_store_id": job.sequence_store_id,
                     "job_id": job.id,
                     "status": job.status.value,
-                    "creation_time": job.creation_time.isoformat(),
+                    "creation_time": iso_time(job.creation_time),
                     "completion_time": (
-                        None if job.completion_time is None else job.completion_time.isoformat()
+                        None if job.completion_time is None else iso_time(job.completion_time)
                     ),
                 }
                 click.echo(json.dumps(record))
@@ -602,6 +824,24 @@ def list_(sequence_store_id: str, status: str | None, limit: int | None, **optio
         return 0
 
     _run(command)
+
+
+@contextlib.contextmanager
+def _list_retry_reporter(settings: Settings) -> Iterator[Callable[[PollRetrying], None] | None]:
+    """How `list` shows retries: JSON lines, a transient line on the terminal, or not at all."""
+    if settings.quiet:
+        yield None
+    elif settings.json_output:
+
+        def write(event: PollRetrying) -> None:
+            click.echo(json.dumps(event_record(event, redact=_redact)))
+
+        yield write
+    else:
+        from rich.console import Console
+
+        with RetryStatus(Console(stderr=True)) as status:
+            yield status.event
 
 
 def _when(moment: dt.datetime | None) -> str:

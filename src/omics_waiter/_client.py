@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -128,6 +129,33 @@ _ACCESS_CODES = frozenset(
 )
 
 
+def _is_network_error(error: object) -> bool:
+    """Whether an error under an HTTPClientError comes from the network, not the client.
+
+    aiohttp's errors and OS errors, and, for aiobotocore's httpx transport, httpx's
+    transport errors (httpx is looked up only if that transport loaded it).
+    """
+    if isinstance(error, OSError | aiohttp.ClientError | TimeoutError):
+        return True
+    for name in ("httpx2", "httpx"):
+        module = sys.modules.get(name)
+        transport_error = getattr(module, "TransportError", None)
+        if isinstance(transport_error, type) and isinstance(error, transport_error):
+            return True
+    return False
+
+
+def running_on_trio() -> bool:
+    """Whether the running event loop is trio's (trio imports sniffio, which tells)."""
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is None:
+        return False
+    try:
+        return bool(sniffio.current_async_library() == "trio")
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+
+
 def classify(exc: Exception, operation: str) -> Exception:
     """Translate an exception from the client into what the engine acts on.
 
@@ -174,8 +202,15 @@ def classify(exc: Exception, operation: str) -> Exception:
         # Also raised for failures inside the HTTP client itself, such as a call on a
         # closed client: only a network error underneath is worth retrying.
         cause = exc.kwargs.get("error")
-        if not isinstance(cause, OSError | aiohttp.ClientError | TimeoutError):
-            return OmicsWaiterError(f"{operation}: the HTTP client failed (is it closed?): {exc}")
+        if not _is_network_error(cause):
+            hint = ""
+            if isinstance(cause, RuntimeError) and running_on_trio():
+                hint = (
+                    " (aiobotocore's default transport, aiohttp, runs only on asyncio: on trio, "
+                    "use OmicsWaiter.connect(), or create the client with "
+                    "AioConfig(http_session_cls=aiobotocore.httpxsession.HttpxSession))"
+                )
+            return OmicsWaiterError(f"{operation}: the HTTP client failed: {exc}{hint}")
     if isinstance(
         exc,
         botocore.exceptions.ConnectionError
@@ -227,6 +262,8 @@ class OmicsApi:
     def __init__(self, client: OmicsClient, budget: Budget) -> None:
         self.client = client
         self.budget = budget
+        #: Set when `OmicsWaiter.connect()` has closed the client.
+        self.closed = False
 
     async def call(
         self,
@@ -241,6 +278,10 @@ class OmicsApi:
         Raises:
             Transient, NotFound, BudgetExhausted, OmicsWaiterError.
         """
+        if self.closed:
+            raise OmicsWaiterError(
+                f"{operation.name}: the waiter's client is closed: OmicsWaiter.connect() has exited"
+            )
         if acquire and not await self.budget.acquire(operation.name, not_after):
             raise BudgetExhausted(operation.name)
         try:
@@ -290,7 +331,10 @@ class OmicsApi:
             if token is not None:
                 params[listing.token_param] = token
             raw = await self.call(listing.operation, params, not_after=not_after)
-            items.extend(listing.parse(item, ref) for item in _page(raw, listing.page_field, listing.operation.name))
+            items.extend(
+                listing.parse(item, ref)
+                for item in _page(raw, listing.page_field, listing.operation.name)
+            )
             token = _token(raw, listing.operation.name)
             if token is None:
                 break
@@ -324,7 +368,9 @@ class OmicsApi:
             params["filter"] = filter_
         name = listing.operation.name
         raw = await self.call(listing.operation, params, not_after=not_after, acquire=acquire)
-        return [listing.summary(item, batch) for item in _page(raw, listing.page_field, name)], _token(raw, name)
+        return [
+            listing.summary(item, batch) for item in _page(raw, listing.page_field, name)
+        ], _token(raw, name)
 
     async def list_activation_jobs(
         self,

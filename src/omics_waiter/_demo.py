@@ -80,7 +80,13 @@ async def run_demo(
 ) -> int:
     """Run the demo; return its exit code (0 when every job reached a terminal status)."""
     # Imported here: _cli imports this module lazily, and this needs its helpers.
-    from ._cli import board_exit_code, chunk_requests, report_errors, start_and_follow
+    from ._cli import (
+        board_exit_code,
+        chunk_requests,
+        follow_until_stopped,
+        report_errors,
+        start_and_follow,
+    )
 
     store, requests = demo_requests(seed, jobs)
     board = JobBoard()
@@ -112,18 +118,22 @@ async def run_demo(
         )
         async with connection as waiter:
             with settings.reporter(board) as reporter:
-                await start_and_follow(
-                    waiter,
-                    store,
-                    [
-                        (read_sets, token)
-                        for read_sets in requests
-                        for _, token in chunk_requests(store, read_sets, None)
-                    ],
+                await follow_until_stopped(
                     board,
                     reporter,
-                    timeout=None,
-                    source_progress=not settings.quiet,
+                    lambda: start_and_follow(
+                        waiter,
+                        store,
+                        [
+                            (read_sets, token)
+                            for read_sets in requests
+                            for _, token in chunk_requests(store, read_sets, None)
+                        ],
+                        board,
+                        reporter,
+                        timeout=None,
+                        source_progress=not settings.quiet,
+                    ),
                 )
                 code = board_exit_code(board)
                 reporter.finish(board, note=_note(board, failure_rate) if code in (0, 1) else None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,16 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ._errors import OmicsWaiterError, ServiceError
+from ._errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    JobFailedError,
+    JobNotFoundError,
+    OmicsWaiterError,
+    ServiceError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
+)
 from ._events import JobStatusChanged, JobWatchFailed, PollRetrying, SourceStatusChanged, WatchEvent
 from ._models import (
     ActivationJob,
@@ -32,20 +42,19 @@ from ._models import (
 )
 
 __all__ = [
+    "Interrupted",
     "JobBoard",
     "JobRow",
     "JsonLines",
     "LiveDisplay",
     "QuietText",
     "Reporter",
+    "RetryStatus",
     "event_record",
+    "iso_time",
+    "outcome_text",
     "started_record",
 ]
-
-# Reasons that mean "slow down": counted apart from other retries in the display.
-_THROTTLING = frozenset(
-    {"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"}
-)
 
 _STATUS_STYLE = {
     ActivationJobStatus.SUBMITTED: "cyan",
@@ -58,8 +67,49 @@ _STATUS_STYLE = {
 }
 
 
+def iso_time(moment: dt.datetime) -> str:
+    """The one time format of the output: ISO-8601 in UTC, milliseconds, with the offset."""
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return iso_time(dt.datetime.now(dt.timezone.utc))
+
+
+class Interrupted(OmicsWaiterError):
+    """The command was stopped by a signal (SIGINT, SIGTERM) before the job ended.
+
+    Attributes:
+        signum: The signal's number; the command exits 128 + signum.
+    """
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"interrupted by {name} before the job ended; the job keeps running in the service"
+        )
+        self.signum = signum
+
+
+# How the end of a wait reads, for the kinds of error a person meets; most specific first.
+_OUTCOMES: tuple[tuple[type[OmicsWaiterError], str], ...] = (
+    (Interrupted, "interrupted"),
+    (WaitTimeoutError, "timed out"),
+    (JobNotFoundError, "not found"),
+    (AccessDeniedError, "access denied"),
+    (InvalidInputError, "invalid input"),
+    (UnexpectedResponseError, "unexpected response"),
+    (JobFailedError, "failed"),
+    (ServiceError, "service error"),
+)
+
+
+def outcome_text(error: OmicsWaiterError) -> str:
+    """A wait's error as a person would say it: "timed out", "not found", "access denied" ..."""
+    for kind, text in _OUTCOMES:
+        if isinstance(error, kind):
+            return text
+    return "error"
 
 
 @dataclass(eq=False)
@@ -72,6 +122,7 @@ class JobRow:
     sources: dict[str, ActivationSource] = field(default_factory=dict)
     retries: int = 0
     throttles: int = 0
+    last_retry: PollRetrying | None = None
     error: OmicsWaiterError | None = None
     final_event: JobStatusChanged | JobWatchFailed | None = None
     added_at: float = field(default_factory=time.monotonic)
@@ -84,7 +135,7 @@ class JobRow:
     @property
     def status_text(self) -> str:
         if self.error is not None:
-            return type(self.error).__name__
+            return outcome_text(self.error)
         return "waiting" if self.job is None else self.job.status.value
 
     @property
@@ -112,9 +163,12 @@ class JobBoard:
 
     def __init__(self, jobs: Iterable[tuple[str, str]] = ()) -> None:
         self._rows: dict[tuple[str, str], JobRow] = {}
-        #: Retries of store-wide polls (ListReadSetActivationJobs), not of one job.
+        #: Retries of requests for no single job: List sweeps of a store, job starts.
         self.store_retries = 0
         self.store_throttles = 0
+        #: The latest retry of any request, to show what is failing right now, and when it came.
+        self.last_retry: PollRetrying | None = None
+        self.last_retry_at = 0.0
         for store, job_id in jobs:
             self.add(store, job_id)
 
@@ -148,15 +202,18 @@ class JobBoard:
             row = self.add(event.sequence_store_id, event.job_id)
             row.sources[event.source.read_set_id] = event.source
         elif isinstance(event, PollRetrying):
-            throttled = event.reason in _THROTTLING
-            if event.job_id is None:
+            self.last_retry = event
+            self.last_retry_at = time.monotonic()
+            throttled = event.throttling
+            if event.job_id is None or event.sequence_store_id is None:
                 self.store_retries += 1
                 self.store_throttles += throttled
             else:
                 row = self.add(event.sequence_store_id, event.job_id)
                 row.retries += 1
                 row.throttles += throttled
-        elif isinstance(event, JobWatchFailed):
+                row.last_retry = event
+        elif isinstance(event, JobWatchFailed) and event.sequence_store_id is not None:
             row = self.add(event.sequence_store_id, event.job_id)
             if event.job is not None:
                 row.job = event.job
@@ -193,7 +250,7 @@ def event_record(event: WatchEvent, *, redact: Callable[[str], str] = str) -> di
     if isinstance(event, JobStatusChanged):
         record = {
             "type": "job_status_changed",
-            "time": _now_iso(),
+            "time": iso_time(event.time),
             "sequence_store_id": event.job.sequence_store_id,
             "job_id": event.job.id,
             "status": event.job.status.value,
@@ -204,7 +261,7 @@ def event_record(event: WatchEvent, *, redact: Callable[[str], str] = str) -> di
     elif isinstance(event, SourceStatusChanged):
         record = {
             "type": "source_status_changed",
-            "time": _now_iso(),
+            "time": iso_time(event.time),
             "sequence_store_id": event.sequence_store_id,
             "job_id": event.job_id,
             "status": event.source.status.value,
@@ -215,7 +272,7 @@ def event_record(event: WatchEvent, *, redact: Callable[[str], str] = str) -> di
     elif isinstance(event, PollRetrying):
         record = {
             "type": "poll_retrying",
-            "time": _now_iso(),
+            "time": iso_time(event.time),
             "sequence_store_id": event.sequence_store_id,
             "job_id": event.job_id,
             "status": None,
@@ -225,18 +282,31 @@ def event_record(event: WatchEvent, *, redact: Callable[[str], str] = str) -> di
             "reason": event.reason,
             "attempt": event.attempt,
             "delay": round(event.delay, 3),
+            "throttling": event.throttling,
         }
-    else:
+    elif isinstance(event, JobWatchFailed):
         job = event.job
         record = {
             "type": "job_wait_failed",
-            "time": _now_iso(),
+            "time": iso_time(event.time),
             "sequence_store_id": event.sequence_store_id,
             "job_id": event.job_id,
             "status": None if job is None else job.status.value,
             "previous": None,
             "status_message": None if job is None else job.status_message,
             **_error_fields(event.error, redact),
+        }
+    else:
+        # Events of other kinds than activation jobs, and budget changes: the command
+        # line follows activation jobs only in this release.
+        record = {
+            "type": type(event).__name__,
+            "time": iso_time(event.time),
+            "sequence_store_id": None,
+            "job_id": None,
+            "status": None,
+            "previous": None,
+            "status_message": None,
         }
     return record
 
@@ -374,12 +444,40 @@ def _progress_table(board: JobBoard) -> Table:
             _short(row.elapsed()),
             _retries_cell(row),
         )
+    return table
+
+
+def _progress(board: JobBoard) -> RenderableType:
+    """The live picture: the table, then what is being retried (wider than the table)."""
+    lines = []
     if board.store_retries:
-        table.caption = (
-            f"store-wide polls retried {board.store_retries} times "
+        lines.append(
+            f"requests for no single job (List, Start) retried {board.store_retries} times "
             f"({board.store_throttles} throttled)"
         )
-    return table
+    retry = board.last_retry
+    # Only while it matters: until a little after the retry it announced should have run.
+    if retry is not None and time.monotonic() - board.last_retry_at < retry.delay + 5.0:
+        lines.append(f"last retry: {retry_text(retry)}")
+    if not lines:
+        return _progress_table(board)
+    return Group(_progress_table(board), Text("\n".join(lines), style="yellow"))
+
+
+def retry_text(event: PollRetrying) -> str:
+    """One retry: "GetReadSetActivationJob failed (ConnectionError), attempt 3, next in 1.2s"."""
+    kind = "throttled" if event.throttling else "failed"
+    return (
+        f"{event.operation} {kind} ({event.reason}), attempt {event.attempt}, "
+        f"next in {event.delay:.1f}s"
+    )
+
+
+def _said(row: JobRow) -> str:
+    """A row's outcome in the summary's verdict: "completed with failures", "timed out" ..."""
+    if row.error is None and row.job is not None:
+        return row.job.status.value.lower().replace("_", " ")
+    return row.status_text
 
 
 def summary(board: JobBoard, *, note: str | None = None) -> RenderableType:
@@ -409,7 +507,8 @@ def summary(board: JobBoard, *, note: str | None = None) -> RenderableType:
             failures.add_row(row.job_id, source.read_set_id, source.status_message or "")
     counts: dict[str, int] = {}
     for row in board:
-        counts[row.status_text] = counts.get(row.status_text, 0) + 1
+        said = _said(row)
+        counts[said] = counts.get(said, 0) + 1
     verdict = ", ".join(f"{n} {status}" for status, n in counts.items())
     parts: list[RenderableType] = [jobs]
     if failures.row_count:
@@ -432,7 +531,7 @@ class LiveDisplay:
         self._console = console
         self._board = board
         self._live = Live(
-            get_renderable=lambda: _progress_table(self._board),
+            get_renderable=lambda: _progress(self._board),
             console=console,
             refresh_per_second=8,
             transient=True,
@@ -488,3 +587,29 @@ class QuietText:
                 line += " failed: " + ", ".join(s.read_set_id for s in failed)
             self._stream.write(line + "\n")
         self._stream.flush()
+
+
+class RetryStatus:
+    """``list`` on a terminal: while a request is retried, a line on stderr says why.
+
+    The line is a transient spinner: it goes away (and the cursor comes back) on exit.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._status: Any = None
+
+    def __enter__(self) -> RetryStatus:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def event(self, event: PollRetrying) -> None:
+        text = f"retrying: {retry_text(event)}"
+        if self._status is None:
+            self._status = self._console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)

@@ -295,7 +295,9 @@ def _task_summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
     )
 
 
-def _analytics_summary(ref_type: Any, what: str) -> Callable[[Mapping[str, Any], tuple[str, ...]], Summary]:
+def _analytics_summary(
+    ref_type: Any, what: str
+) -> Callable[[Mapping[str, Any], tuple[str, ...]], Summary]:
     def summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
         return Summary(
             ref_type(_required_text(raw, "id", what)),

@@ -125,7 +125,9 @@ def verdict(kind: Kind[Any], job: Any, *, accept_partial: bool, until: str | Non
         if accept_partial:
             return job
         failed = tuple(job.failed_items)
-        names = ", ".join(str(getattr(i, "key", None) or getattr(i, "read_set_id", i)) for i in failed)
+        names = ", ".join(
+            str(getattr(i, "key", None) or getattr(i, "read_set_id", i)) for i in failed
+        )
         raise JobPartiallyFailedError(
             f"{kind.noun} {job.ref} completed, but {len(failed)} of {len(job.items)} "
             f"{kind.item_noun}s failed: {names or 'unknown'}",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 from ._errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from ._models import (
+    from ._models import (  # noqa: F401 - named in the type parameters of the references below
         ActivationJob,
         AnnotationImportJob,
         ReadSetExportJob,
@@ -67,7 +67,10 @@ def _describe(pattern: str, low: int, high: int) -> str:
         return f"a string of {low} to {high} digits"
     if pattern == _UUID[0]:
         return "a lowercase UUID"
-    return f"a string of {low} to {high} letters, digits, '-', '.' or '_' (starting with a letter or digit)"
+    return (
+        f"a string of {low} to {high} letters, digits, '-', '.' or '_' "
+        "(starting with a letter or digit)"
+    )
 
 
 def check_field(name: str, value: object, *, uuid: bool = False) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from ._backoff import RetryBackoff, poll_delay
 from ._budget import Budget
@@ -446,7 +447,7 @@ class Scheduler:
         if self._driving:
             # A consumer is running the lanes: let it hand over first.
             while self._driving:
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
         self._background = True
         try:
             await self._drive(lambda: False, task_status)

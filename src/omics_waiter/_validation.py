@@ -5,11 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import urllib.parse
 from collections.abc import Iterable
 
 from ._errors import InvalidInputError
 
-__all__ = ["check_deadline", "check_id", "check_seconds", "check_timeout_and_deadline"]
+__all__ = [
+    "check_deadline",
+    "check_id",
+    "check_seconds",
+    "check_timeout_and_deadline",
+    "check_url",
+]
 
 _ID = re.compile(r"[0-9]{10,36}")
 
@@ -99,3 +106,14 @@ def check_timeout_and_deadline(timeout: object, deadline: object, default_timeou
     if timeout is not None:
         return check_seconds("timeout", timeout, allow_inf=True)
     return default_timeout
+
+
+def check_url(name: str, value: object, *, argument: str | None = None) -> str:
+    """An endpoint URL: ``http://`` or ``https://`` and a host name."""
+    parts = urllib.parse.urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError(
+            f"{name} must be an http:// or https:// URL, got {value!r}",
+            argument=argument or name,
+        )
+    return str(value)

@@ -10,12 +10,12 @@ import collections
 import contextlib
 import functools
 import logging
-import math
-import urllib.parse
+import os
+import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -29,6 +29,7 @@ from ._client import (
     OmicsClient,
     Transient,
     parse_timestamp,
+    running_on_trio,
 )
 from ._clock import AnyioClock, Clock
 from ._errors import (
@@ -38,13 +39,20 @@ from ._errors import (
     ServiceError,
     WaitTimeoutError,
 )
-from ._events import JobWatchFailed, WatchEvent
+from ._events import JobWatchFailed, PollRetrying, WatchEvent
 from ._kinds import Kind, kind_of
 from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
 from ._policy import Mode, Timing, verdict
 from ._refs import JobRef, ReadSetActivationJobRef
 from ._scheduler import Scheduler, View
-from ._validation import check_id, check_ids, check_rate, check_seconds, check_timeout_and_deadline
+from ._validation import (
+    check_id,
+    check_ids,
+    check_rate,
+    check_seconds,
+    check_timeout_and_deadline,
+    check_url,
+)
 
 __all__ = ["EventStream", "OmicsWaiter"]
 
@@ -109,6 +117,7 @@ class EventStream:
         ref = next(iter(self._view.subs))
         return self._view.last(ref)
 
+
 def _timing(
     min_delay: object, max_delay: object, not_found_grace: object, *, blame: str = "min_delay"
 ) -> Timing:
@@ -142,6 +151,63 @@ def _check_ref(ref: object, argument: str = "ref") -> JobRef[Any]:
     return ref
 
 
+def _configured_endpoint(session: Any) -> bool:
+    """Whether botocore will take an endpoint from the environment or the profile.
+
+    The same places, in the same order, as botocore: ``AWS_ENDPOINT_URL_OMICS``,
+    ``AWS_ENDPOINT_URL``, then ``endpoint_url`` in the profile's ``services`` section or
+    in the profile itself; none of them when configured endpoints are ignored.
+    """
+    if session.get_config_variable("ignore_configured_endpoint_urls"):
+        return False
+    for name in ("AWS_ENDPOINT_URL_OMICS", "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            check_url(name, os.environ[name])
+            return True
+    scoped = session.get_scoped_config()
+    services = scoped.get("services")
+    if services:
+        section = session.full_config.get("services", {}).get(services, {})
+        omics = section.get("omics") if isinstance(section, dict) else None
+        if isinstance(omics, dict) and omics.get("endpoint_url"):
+            return True
+    return bool(scoped.get("endpoint_url"))
+
+
+def _trio_http_session() -> type:
+    """aiobotocore's httpx transport, which runs on trio since aiobotocore 3.9."""
+    import importlib.metadata
+    import importlib.util
+
+    found = re.match(r"(\d+)\.(\d+)", importlib.metadata.version("aiobotocore"))
+    recent = found is not None and (int(found[1]), int(found[2])) >= (3, 9)
+    httpx = any(importlib.util.find_spec(name) is not None for name in ("httpx2", "httpx"))
+    if not (recent and httpx):
+        raise OmicsWaiterError(
+            "on trio, OmicsWaiter.connect() needs aiobotocore 3.9 or newer and its httpx "
+            "transport (aiohttp runs only on asyncio): pip install 'omics-waiter[trio]'"
+        )
+    from aiobotocore.httpxsession import HttpxSession
+
+    return HttpxSession
+
+
+def _kept_failing(exc: Transient) -> WaitTimeoutError:
+    """The error for a request that failed transiently until the timeout, naming the cause."""
+    cause = exc.__cause__
+    detail = f"{exc.reason}: {' '.join(str(cause).split())}" if cause is not None else exc.reason
+    return WaitTimeoutError(f"{exc.operation} kept failing ({detail}) until the timeout")
+
+
+def _check_on_retry(on_retry: object) -> Callable[[PollRetrying], object] | None:
+    if on_retry is not None and not callable(on_retry):
+        raise InvalidInputError(
+            f"on_retry must be a callable or None, not {type(on_retry).__name__}",
+            argument="on_retry",
+        )
+    return on_retry
+
+
 class OmicsWaiter:
     """Waits on HealthOmics jobs through one aiobotocore Omics client.
 
@@ -150,8 +216,9 @@ class OmicsWaiter:
 
     Args:
         client: An aiobotocore Omics client; the caller owns it and closes it.
-            Give it ``retries={"max_attempts": 1}`` so that retries, and their
-            budget, are the waiter's alone (`connect` does this).
+            Give it ``retries={"total_max_attempts": 1}`` (one attempt: botocore's
+            ``max_attempts`` counts retries, so 1 would still allow one) so that
+            retries, and their budget, are the waiter's alone (`connect` does this).
         min_delay: Seconds between polls right after a change (default 5).
         max_delay: Seconds between polls, at most, while nothing changes (default 120).
         timeout: Default seconds a wait may last (default 24 hours; ``math.inf`` for none).
@@ -220,7 +287,9 @@ class OmicsWaiter:
         task_group, self._task_group = self._task_group, None
         assert task_group is not None
         task_group.cancel_scope.cancel()
-        await task_group.__aexit__(exc_type, exc, tb)
+        # The body's own exception goes on as it is (not wrapped in an ExceptionGroup): the
+        # task group only ever holds the scheduler, which ends by this cancellation.
+        await task_group.__aexit__(None, None, None)
 
     def __repr__(self) -> str:
         t = self._timing
@@ -247,9 +316,13 @@ class OmicsWaiter:
     ) -> AsyncIterator[OmicsWaiter]:
         """Create an Omics client, wrap it in a waiter, and close the client on exit.
 
-        With `endpoint_url` (e.g. an `OmicsEmulator`), host-prefix injection is
-        turned off so that requests go to exactly that URL. The client's own
-        retries are turned off: the waiter retries, within its budget.
+        With `endpoint_url` (e.g. an `OmicsEmulator`), or an endpoint configured
+        the standard way (``AWS_ENDPOINT_URL_OMICS``, ``AWS_ENDPOINT_URL``, or
+        ``endpoint_url`` in the profile, unless ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``
+        is true), host-prefix injection is turned off so that requests go to exactly
+        that URL. The client's own retries are turned off: the waiter retries, within
+        its budget. On trio, the client uses aiobotocore's httpx transport (its
+        default, aiohttp, runs only on asyncio): install ``omics-waiter[trio]``.
 
         Args:
             region_name: The AWS Region (default: from the profile or environment).
@@ -270,6 +343,9 @@ class OmicsWaiter:
         Raises:
             InvalidInputError: An option is invalid (`budget_url` malformed, ...).
             AccessDeniedError: Redis refused the credentials in `budget_url`.
+            InvalidInputError: An argument or option is invalid, the profile does not
+                exist, or no Region is configured.
+            OmicsWaiterError: On trio, without the httpx transport (the ``trio`` extra).
         """
         import aiobotocore.session
         import botocore.exceptions
@@ -288,12 +364,10 @@ class OmicsWaiter:
             options.get("not_found_grace", DEFAULT_NOT_FOUND_GRACE),
         )
         if endpoint_url is not None:
-            parts = urllib.parse.urlsplit(str(endpoint_url))
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise InvalidInputError(
-                    f"endpoint_url must be an http:// or https:// URL, got {endpoint_url!r}",
-                    argument="endpoint_url",
-                )
+            check_url("endpoint_url", endpoint_url)
+        transport: dict[str, Any] = {}
+        if running_on_trio():
+            transport["http_session_cls"] = _trio_http_session()
         shared: RedisBudget | None = None
         if budget_url is not None:
             if options.get("budget") is not None:
@@ -311,17 +385,21 @@ class OmicsWaiter:
         session.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=parse_timestamp
         )
-        config = AioConfig(
-            retries={"mode": "standard", "total_max_attempts": 1},
-            inject_host_prefix=endpoint_url is None,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
         async with contextlib.AsyncExitStack() as stack:
             if shared is not None:
                 # Refused credentials fail here, before any Omics request; closed last.
                 await stack.enter_async_context(shared)
             try:
+                # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any
+                # other endpoint they would make every request go to a host that does not exist.
+                custom_endpoint = endpoint_url is not None or _configured_endpoint(session)
+                config = AioConfig(
+                    retries={"mode": "standard", "total_max_attempts": 1},
+                    inject_host_prefix=not custom_endpoint,
+                    connect_timeout=connect_timeout,
+                    read_timeout=read_timeout,
+                    **transport,
+                )
                 client = await stack.enter_async_context(
                     session.create_client(
                         "omics",
@@ -350,7 +428,11 @@ class OmicsWaiter:
                     argument="region_name",
                 ) from None
             async with cls(client, **options) as waiter:
-                yield waiter
+                try:
+                    yield waiter
+                finally:
+                    # A call after the client is closed fails at once, and says why.
+                    waiter._api.closed = True
 
     # -- the generic API --------------------------------------------------------------------
 
@@ -399,7 +481,7 @@ class OmicsWaiter:
         self,
         ref: JobRef[JobT],
         *,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the wait's own deadline
         deadline: Any = None,
         accept_partial: bool = False,
         until: str | None = None,
@@ -595,7 +677,9 @@ class OmicsWaiter:
         _check_bool("items", items)
         _check_bool("final_only", final_only)
         if final_only and items:
-            raise InvalidInputError("final_only and items exclude each other", argument="final_only")
+            raise InvalidInputError(
+                "final_only and items exclude each other", argument="final_only"
+            )
         seen = self._since(checked, since)
         mode = Mode.FINAL if final_only else Mode.PROGRESS if items else Mode.CHANGES
         view = self._view(
@@ -615,7 +699,7 @@ class OmicsWaiter:
         self,
         refs: Iterable[JobRef[Any]],
         *,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the wait's own deadline
         deadline: Any = None,
         accept_partial: bool = False,
         min_delay: float | None = None,
@@ -738,7 +822,9 @@ class OmicsWaiter:
             raise InvalidInputError(
                 "final_only and source_progress exclude each other", argument="final_only"
             )
-        if since is not None and (isinstance(since, ActivationJob) or not isinstance(since, Iterable)):
+        if since is not None and (
+            isinstance(since, ActivationJob) or not isinstance(since, Iterable)
+        ):
             raise InvalidInputError("since must be an iterable of ActivationJob", argument="since")
         return self.watch_many(
             refs,
@@ -755,7 +841,7 @@ class OmicsWaiter:
         self,
         jobs: Iterable[tuple[str, str]],
         *,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the wait's own deadline
         deadline: Any = None,
         accept_partial: bool = False,
         min_delay: float | None = None,
@@ -790,6 +876,7 @@ class OmicsWaiter:
         read_set_ids: Sequence[str],
         *,
         client_token: str | None = None,
+        on_retry: Callable[[PollRetrying], object] | None = None,
     ) -> ActivationJobSummary:
         """Start activating 1 to 20 archived read sets (StartReadSetActivationJob).
 
@@ -800,6 +887,8 @@ class OmicsWaiter:
             sequence_store_id: The read sets' sequence store.
             read_set_ids: 1 to 20 read set IDs, without duplicates.
             client_token: An idempotency token of 1 to 127 characters.
+            on_retry: Called with a `PollRetrying` (``job_id=None``) before each retry,
+                so that a caller can show that, and why, the request is being retried.
 
         Returns:
             The new job (or, for a token used before, that job), as the service summarises it.
@@ -826,8 +915,13 @@ class OmicsWaiter:
             raise InvalidInputError(
                 "client_token must be a string of 1 to 127 characters", argument="client_token"
             )
+        report = _check_on_retry(on_retry)
         return await self._retrying(
-            functools.partial(self._api.start_activation_job, store, ids, client_token=client_token)
+            functools.partial(
+                self._api.start_activation_job, store, ids, client_token=client_token
+            ),
+            store,
+            report,
         )
 
     async def list_activation_jobs(
@@ -836,13 +930,18 @@ class OmicsWaiter:
         *,
         status: ActivationJobStatus | str | None = None,
         limit: int | None = None,
+        on_retry: Callable[[PollRetrying], object] | None = None,
     ) -> list[ActivationJobSummary]:
         """The activation jobs of a sequence store, newest first (ListReadSetActivationJobs).
+
+        Transient errors are retried (within the waiter's default timeout), as for polls.
 
         Args:
             sequence_store_id: The sequence store.
             status: Only jobs with this status.
             limit: At most this many jobs (default: all).
+            on_retry: Called with a `PollRetrying` (``job_id=None``) before each retry,
+                so that a caller can show that, and why, a request is being retried.
 
         Raises:
             InvalidInputError, AccessDeniedError, ServiceError, UnexpectedResponseError,
@@ -864,6 +963,7 @@ class OmicsWaiter:
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
             raise InvalidInputError("limit must be a whole number above zero", argument="limit")
+        report = _check_on_retry(on_retry)
         jobs: list[ActivationJobSummary] = []
         token: str | None = None
         while limit is None or len(jobs) < limit:
@@ -875,18 +975,26 @@ class OmicsWaiter:
                     status=wanted,
                     next_token=token,
                     max_results=page_size,
-                )
+                ),
+                store,
+                report,
             )
             jobs.extend(page)
             if token is None:
                 break
         return jobs if limit is None else jobs[:limit]
 
-    async def _retrying(self, call: Callable[..., Awaitable[T]]) -> T:
+    async def _retrying(
+        self,
+        call: Callable[..., Awaitable[T]],
+        sequence_store_id: str,
+        on_retry: Callable[[PollRetrying], object] | None,
+    ) -> T:
         """Run one request with the waiter's transient-error retries, within its timeout."""
         deadline = self._clock.now() + self._timeout
         backoff = RetryBackoff(self._timing.retry_initial, self._timing.retry_max)
         attempt = 0
+        last: Transient | None = None
         while True:
             try:
                 return await call(not_after=deadline)
@@ -898,25 +1006,39 @@ class OmicsWaiter:
                         service_message=exc.service_message,
                         operation=exc.operation,
                     ) from None
+                last = exc
                 attempt += 1
                 delay = backoff.delay(attempt, deadline - self._clock.now())
                 if delay is None:
-                    raise WaitTimeoutError(
-                        f"{exc.operation} kept failing ({exc.reason}) until the timeout",
-                    ) from exc
+                    raise _kept_failing(exc) from exc
                 logger.info("%s retrying in %.2fs after %s", exc.operation, delay, exc.reason)
+                if on_retry is not None:
+                    on_retry(
+                        PollRetrying(
+                            ref=None,
+                            batch=(sequence_store_id,),
+                            kind="activation",
+                            operation=exc.operation,
+                            reason=exc.reason,
+                            attempt=attempt,
+                            delay=delay,
+                            throttling=exc.throttling,
+                        )
+                    )
                 await self._clock.sleep(delay)
             except BudgetExhausted:
-                raise WaitTimeoutError(
-                    "no request slot was free before the timeout"
-                ) from None
+                # After failed attempts, the budget ran out because the retries used up the
+                # time: the failures, not the budget, are what the caller needs to hear about.
+                if last is not None:
+                    raise _kept_failing(last) from last
+                raise WaitTimeoutError("no request slot was free before the timeout") from None
 
     async def wait_for_activation_job(
         self,
         sequence_store_id: str,
         job_id: str,
         *,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the wait's own deadline
         deadline: Any = None,
         accept_partial: bool = False,
         min_delay: float | None = None,

@@ -37,6 +37,7 @@ def anyio_backend() -> object:
     trio's MockClock gives (autojump). Integration tests cover asyncio end to end."""
     return ("trio", {"clock": MockClock(autojump_threshold=0)})
 
+
 R1, R2 = "1111111111", "2222222222"
 
 

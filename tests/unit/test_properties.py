@@ -82,20 +82,10 @@ def check_stream(
     assert sources == {s["readSetId"]: s["status"] for s in final["sources"]}  # type: ignore[attr-defined]
 
 
-def _virtual() -> dict[str, object]:
+def virtual() -> dict[str, object]:
+    """A fresh virtual clock for each run: the scheduler runs several tasks, and trio's
+    MockClock (autojump) gives them one coherent virtual time."""
     return {"clock": trio.testing.MockClock(autojump_threshold=0)}
-
-
-class _Virtual(dict[str, object]):
-    """A fresh virtual clock for every run (trio's MockClock, autojumping)."""
-
-    def keys(self):  # type: ignore[no-untyped-def, override]
-        self["clock"] = trio.testing.MockClock(autojump_threshold=0)
-        return super().keys()
-
-
-# The scheduler runs several tasks; trio's MockClock gives them one coherent virtual time.
-VIRTUAL = _Virtual()
 
 
 async def watch(
@@ -116,7 +106,7 @@ async def watch(
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(history=histories())
 def test_events_tell_every_history_once_in_order(history: list[dict[str, object]]) -> None:
-    events = anyio.run(watch, history, backend="trio", backend_options=VIRTUAL)
+    events = anyio.run(watch, history, backend="trio", backend_options=virtual())
     check_stream(events, None, history[-1])
 
 
@@ -127,11 +117,11 @@ def test_resuming_with_since_repeats_nothing_and_misses_nothing(
 ) -> None:
     """A restarted watcher that saw poll k resumes from it: together they tell the history once."""
     k = data.draw(st.integers(0, len(history) - 1))
-    first = anyio.run(watch, history[: k + 1], backend="trio", backend_options=VIRTUAL)
+    first = anyio.run(watch, history[: k + 1], backend="trio", backend_options=virtual())
     seen = parse_job(history[k])
     if seen.is_terminal:
         return
-    resumed = anyio.run(watch, history[k:], seen, backend="trio", backend_options=VIRTUAL)
+    resumed = anyio.run(watch, history[k:], seen, backend="trio", backend_options=virtual())
     check_stream(resumed, seen, history[-1])
     whole = [e for e in first if not (isinstance(e, JobStatusChanged) and e.is_terminal)]
     check_stream(whole + resumed, None, history[-1])
