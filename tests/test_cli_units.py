@@ -61,9 +61,7 @@ def job(job_id: str, status: str, *sources: tuple[str, str]) -> ActivationJob:
         (InvalidInputError("bad", argument="job_id"), 2),
         (click.UsageError("no"), 2),
         (
-            WaitTimeoutError(
-                "late", ref=REF1, job=None
-            ),
+            WaitTimeoutError("late", ref=REF1, job=None),
             3,
         ),
         (JobFailedError("failed", job=job("1111111111", "FAILED")), 1),
@@ -103,9 +101,7 @@ def test_any_failed_job_exits_1(status: str) -> None:
 
 
 def test_an_unknown_outcome_outranks_a_known_failure() -> None:
-    timeout = WaitTimeoutError(
-        "late", ref=REF1, job=None
-    )
+    timeout = WaitTimeoutError("late", ref=REF1, job=None)
     denied = AccessDeniedError("denied", code="AccessDeniedException")
     failed = job("1000000000", "FAILED")
     assert board_exit_code(board_of(failed, timeout)) == 3
@@ -244,9 +240,7 @@ def test_a_retry_line_says_whether_the_service_throttled() -> None:
     ("error", "said"),
     [
         (
-            WaitTimeoutError(
-                "late", ref=REF1, job=None
-            ),
+            WaitTimeoutError("late", ref=REF1, job=None),
             "timed out",
         ),
         (JobNotFoundError("gone", ref=REF1), "not found"),
