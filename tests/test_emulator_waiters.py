@@ -103,8 +103,8 @@ async def test_waiter_reaches_its_own_verdict(make_client: Any, name: str, verdi
     waiter_model = WAITERS[name]
     retry = statuses(waiter_model, "retry")
     final = statuses(waiter_model, verdict)[0]
-    timeline = [Step(at=0.05 * (i + 1), status=status) for i, status in enumerate(retry)]
-    timeline.append(Step(at=0.05 * (len(retry) + 1), status=final))
+    timeline = [Step(at=0.25 * (i + 1), status=status) for i, status in enumerate(retry)]
+    timeline.append(Step(at=0.25 * (len(retry) + 1), status=final))
     async with OmicsEmulator() as emu:
         client = await make_client(emu)
         kwargs = ADDERS[waiter_model["operation"]](emu, timeline)

@@ -22,6 +22,7 @@ from ._events import (
     JobStatusChanged,
     JobWatchFailed,
     PollRetrying,
+    PushModeChanged,
     SourceStatusChanged,
     WatchEvent,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "OmicsWaiter",
     "OmicsWaiterError",
     "PollRetrying",
+    "PushModeChanged",
     "ReadSetActivationJobRef",
     "ReadSetExportJob",
     "ReadSetExportJobRef",

@@ -22,6 +22,7 @@ __all__ = [
     "JobStatusChanged",
     "JobWatchFailed",
     "PollRetrying",
+    "PushModeChanged",
     "SourceStatusChanged",
     "WatchEvent",
 ]
@@ -218,7 +219,29 @@ class BudgetModeChanged:
     time: dt.datetime = field(default_factory=_now, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class PushModeChanged:
+    """Push events (EventBridge via SQS) started or stopped carrying the watch.
+
+    In ``"push"`` mode, jobs are fetched when an event says they changed, and polled only
+    every `reconcile_delay` to catch a dropped event; in ``"polling"`` mode (the queue
+    failed or went quiet) polling takes over at its normal pace.
+
+    Attributes:
+        mode: ``"push"`` or ``"polling"``.
+        previous: The mode before.
+        reason: Why it changed, e.g. ``"ReceiveMessage failed: ConnectionError"``.
+        time: When the change was noticed.
+    """
+
+    mode: str
+    previous: str
+    reason: str
+    time: dt.datetime = field(default_factory=_now, compare=False)
+
+
 WatchEvent: TypeAlias = (
     "JobStatusChanged | ItemStatusChanged | PollRetrying | JobWatchFailed | BudgetModeChanged"
+    " | PushModeChanged"
 )
 """Any event a watch yields."""

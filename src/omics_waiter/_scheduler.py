@@ -43,7 +43,7 @@ from ._client import NotFound, OmicsApi, Transient
 from ._clock import Clock
 from ._errors import JobNotFoundError, OmicsWaiterError, UnexpectedResponseError
 from ._events import JobWatchFailed, PollRetrying
-from ._kinds import Kind, Listing, kind_of
+from ._kinds import KINDS, Kind, Listing, kind_of
 from ._policy import (
     Mode,
     Priority,
@@ -248,6 +248,10 @@ class Scheduler:
         self._tg: anyio.abc.TaskGroup | None = None
         self._lane_tasks: set[str] = set()
         self._budget_mode = budget.mode
+        # Push: while events flow, jobs are polled only every reconcile_delay.
+        self._push_active = False
+        self.reconcile_delay = math.inf
+        self.watching = anyio.Event()  # set while any job is watched (for the event receiver)
         self._latest = -math.inf  # the latest deadline (plus grace) of any view so far
 
     # -- registration -------------------------------------------------------------------
@@ -299,6 +303,8 @@ class Scheduler:
                 self._schedule_get(entry, Priority.POLL, now)
         if view.finished:
             view.notify()
+        if self._entries:
+            self.watching.set()
         self._wake()
 
     def remove(self, view: View) -> None:
@@ -318,6 +324,8 @@ class Scheduler:
                 sub.view.open -= 1
         if not entry.subs and self._entries.get(entry.ref) is entry:
             del self._entries[entry.ref]
+            if not self._entries and self.watching.is_set():
+                self.watching = anyio.Event()
             entry.version += 1  # its scheduled requests are stale now
             batch = entry.batch
             if batch is not None:
@@ -336,6 +344,78 @@ class Scheduler:
         if batch is None:
             batch = self._batches[(kind.word, key)] = _Batch(kind, listing, key)
         return batch
+
+    # -- push ---------------------------------------------------------------------------
+
+    @property
+    def push(self) -> bool:
+        """Whether push events currently carry the watch (polling only reconciles)."""
+        return self._push_active
+
+    def set_push(self, active: bool, reason: str) -> None:
+        """Switch between push (events flow) and polling at the normal pace; tell every view."""
+        if active == self._push_active:
+            return
+        from ._events import PushModeChanged
+
+        previous = "push" if self._push_active else "polling"
+        self._push_active = active
+        event = PushModeChanged(
+            mode="push" if active else "polling", previous=previous, reason=reason
+        )
+        log = logger.info if active else logger.warning
+        log("push events: %s (%s)", event.mode, reason)
+        for view in list(self._views):
+            if not view.finished:
+                view.deliver([event])
+        if not active:
+            # Polling takes over at its normal pace: pull every slow reconciliation in.
+            now = self._clock.now()
+            for batch in self._batches.values():
+                if batch.active:
+                    batch.sweep_attempt = 0
+                    if not batch.in_flight and batch.token is None and batch.due > now:
+                        self._schedule_sweep(batch, now)
+            for entry in self._entries.values():
+                priority = entry.scheduled
+                if priority is not None and not entry.in_flight:
+                    entry.poll_attempt = 0
+                    entry.scheduled = None
+                    self._schedule_get(entry, priority, now)
+
+    def hint(self, kind_word: str, ids: tuple[str, ...], status: str) -> bool:
+        """An event says a job changed: fetch it now if it is watched (a Get confirms it).
+
+        Returns whether the job is watched. Duplicate, late or out-of-order hints cost at
+        most one Get: what a Get shows was either reported already or is new.
+        """
+        kind = KINDS.get(kind_word)
+        if kind is None:
+            return False
+        try:
+            ref = kind.ref_type(*ids)
+        except (OmicsWaiterError, TypeError):
+            return False
+        entry = self._entries.get(ref)
+        if entry is None:
+            return False
+        last = None if entry.last is None else str(entry.last.status)
+        if last is not None and last == status:
+            return True  # nothing new (a duplicate, or a late event of a status seen)
+        if kind.is_terminal(status):
+            priority = Priority.FINAL
+        elif entry.mode is Mode.FINAL:
+            return True
+        else:
+            priority = Priority.CHANGED
+        self._schedule_get(entry, priority, self._clock.now())
+        return True
+
+    def _slow(self, delay: float | None, remaining: float) -> float | None:
+        """While push carries the watch, polls only reconcile, every `reconcile_delay`."""
+        if delay is None or not self._push_active:
+            return delay
+        return min(max(delay, self.reconcile_delay), remaining)
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -681,7 +761,8 @@ class Scheduler:
 
     def _poll_delay(self, entry: _Entry, now: float) -> float | None:
         low, high, deadline = self._timing(entry)
-        return poll_delay(entry.poll_attempt, deadline - now, low, high, self._uniform)
+        delay = poll_delay(entry.poll_attempt, deadline - now, low, high, self._uniform)
+        return self._slow(delay, deadline - now)
 
     def _retry_delay(self, attempt: int, views: Iterable[View]) -> float | None:
         """Seconds until a failed request is retried (full jitter), or None at the deadline."""
@@ -956,12 +1037,15 @@ class Scheduler:
         share = self._budget.rate(batch.listing.operation.name) * _SWEEP_SHARE
         floor = max(low / _SWEEP_SPEEDUP, batch.pages / share)
         remaining = deadline - now
-        delay = poll_delay(
-            batch.sweep_attempt,
+        delay = self._slow(
+            poll_delay(
+                batch.sweep_attempt,
+                remaining,
+                min(floor, high),
+                max(high, min(floor, high)),
+                self._uniform,
+            ),
             remaining,
-            min(floor, high),
-            max(high, min(floor, high)),
-            self._uniform,
         )
         if delay is not None:
             self._schedule_sweep(batch, now + delay)

@@ -10,6 +10,7 @@ import collections
 import contextlib
 import functools
 import logging
+import math
 import os
 import re
 import weakref
@@ -75,6 +76,8 @@ DEFAULT_MAX_TPS = 5.0
 DEFAULT_NOT_FOUND_GRACE = 30.0
 DEFAULT_RETRY_INITIAL = 1.0
 DEFAULT_RETRY_MAX = 30.0
+# With push events, a dropped event delays a job's detection by at most this long.
+DEFAULT_RECONCILE_DELAY = 60.0
 
 
 class EventStream:
@@ -226,6 +229,8 @@ class OmicsWaiter:
         budget: A request budget to use instead of a local one of `max_tps` (e.g. one
             shared by several processes); the caller owns it. Excludes `max_tps`.
         not_found_grace: Seconds a job may be not found before `JobNotFoundError` (default 30).
+        reconcile_delay: With push events (`connect(events_queue_url=...)`), seconds
+            between polls that catch a dropped event (default 60).
         clock: The clock to read and sleep on (default: the event loop's).
 
     Raises:
@@ -243,6 +248,7 @@ class OmicsWaiter:
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         clock: Clock | None = None,
         budget: Budget | None = None,
+        reconcile_delay: float = DEFAULT_RECONCILE_DELAY,
     ) -> None:
         self._timing = _timing(min_delay, max_delay, not_found_grace)
         self._timeout = check_seconds("timeout", timeout, allow_inf=True)
@@ -265,6 +271,8 @@ class OmicsWaiter:
             self._budget = RequestBudget(rate, clock=self._clock)
         self._api = OmicsApi(client, self._budget)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
+        self._scheduler.reconcile_delay = check_seconds("reconcile_delay", reconcile_delay)
+        self._events: Any = None  # an SqsEventSource, set by connect(events_queue_url=...)
         self._task_group: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> OmicsWaiter:
@@ -276,7 +284,43 @@ class OmicsWaiter:
         await task_group.__aenter__()
         self._task_group = task_group
         await task_group.start(self._scheduler.run_forever)
+        if self._events is not None:
+            task_group.start_soon(self._receive_events, self._events)
         return self
+
+    async def _receive_events(self, source: Any) -> None:
+        """Feed push events to the scheduler as hints, for as long as the waiter is entered.
+
+        Receiving failures and a queue quiet for twice `reconcile_delay` while jobs are
+        watched hand the watch back to polling at its normal pace (a `PushModeChanged`
+        event and a warning); the next message received hands it to push again.
+        """
+        scheduler = self._scheduler
+        backoff = RetryBackoff(1.0, 30.0)
+        attempt = 0
+        quiet_after = 2 * scheduler.reconcile_delay
+        last_message = self._clock.now()
+        while True:
+            if not scheduler.watching.is_set():
+                await scheduler.watching.wait()
+                last_message = self._clock.now()
+            try:
+                hints = await source.receive()
+            except (Transient, OmicsWaiterError) as exc:
+                reason = exc.reason if isinstance(exc, Transient) else str(exc)
+                scheduler.set_push(False, f"receiving events failed: {reason}")
+                attempt += 1
+                await self._clock.sleep(backoff.delay(attempt, math.inf) or 1.0)
+                continue
+            attempt = 0
+            now = self._clock.now()
+            if hints:
+                last_message = now
+                scheduler.set_push(True, "events arrive")
+            elif scheduler.push and now - last_message >= quiet_after:
+                scheduler.set_push(False, f"no event for {now - last_message:.0f} s")
+            for hint in hints:
+                scheduler.hint(hint.kind, hint.ids, hint.status)
 
     async def __aexit__(
         self,
@@ -312,6 +356,8 @@ class OmicsWaiter:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         budget_url: str | None = None,
+        events_queue_url: str | None = None,
+        sqs_endpoint_url: str | None = None,
         **options: Any,
     ) -> AsyncIterator[OmicsWaiter]:
         """Create an Omics client, wrap it in a waiter, and close the client on exit.
@@ -338,11 +384,20 @@ class OmicsWaiter:
                 process given the same URL (a `RedisBudget` of `max_tps`, which this
                 waiter owns: it reaches Redis before the first request and leaves on
                 exit). Needs ``omics-waiter[redis]`` and asyncio.
-            **options: `OmicsWaiter` options.
+            events_queue_url: An SQS queue that an EventBridge rule on ``source:
+                aws.omics`` feeds (``omics-waiter events setup``): jobs are fetched as
+                soon as an event says they changed, and polled only every
+                `reconcile_delay` meanwhile (see docs/push.md). The queue is checked
+                before the waiter is handed out. Asyncio only.
+            sqs_endpoint_url: Another SQS endpoint than AWS's (default:
+                ``AWS_ENDPOINT_URL_SQS``); the client is made for the queue URL's Region.
+            **options: `OmicsWaiter` options (`reconcile_delay` among them).
 
         Raises:
             InvalidInputError: An option is invalid (`budget_url` malformed, ...).
-            AccessDeniedError: Redis refused the credentials in `budget_url`.
+            AccessDeniedError: Redis refused the credentials in `budget_url`, or the
+                events queue may not be read.
+            ServiceError: The events queue does not exist.
             InvalidInputError: An argument or option is invalid, the profile does not
                 exist, or no Region is configured.
             OmicsWaiterError: On trio, without the httpx transport (the ``trio`` extra).
@@ -351,6 +406,7 @@ class OmicsWaiter:
         import botocore.exceptions
         from aiobotocore.config import AioConfig
 
+        from ._push import SqsEventSource, queue_region
         from ._redis_budget import RedisBudget
 
         check_seconds("connect_timeout", connect_timeout)
@@ -385,10 +441,29 @@ class OmicsWaiter:
         session.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=parse_timestamp
         )
+        source: SqsEventSource | None = None
+        if events_queue_url is not None:
+            source = SqsEventSource(
+                events_queue_url,
+                # The queue's Region, from an AWS queue URL; else the waiter's.
+                region_name=queue_region(events_queue_url) or region_name,
+                profile_name=profile_name,
+                endpoint_url=sqs_endpoint_url,
+                aws_access_key_id=aws_access_key_id,
+                aws_secret_access_key=aws_secret_access_key,
+                aws_session_token=aws_session_token,
+            )
         async with contextlib.AsyncExitStack() as stack:
             if shared is not None:
                 # Refused credentials fail here, before any Omics request; closed last.
                 await stack.enter_async_context(shared)
+            if source is not None:
+                await stack.enter_async_context(source)
+                try:
+                    # A queue that does not exist or may not be read fails here, at once.
+                    await source.check()
+                except Transient as exc:
+                    logger.warning("events queue not reachable yet (%s): polling", exc.reason)
             try:
                 # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any
                 # other endpoint they would make every request go to a host that does not exist.
@@ -427,7 +502,9 @@ class OmicsWaiter:
                     f"region_name must be an AWS Region such as 'us-east-1', got {region_name!r}",
                     argument="region_name",
                 ) from None
-            async with cls(client, **options) as waiter:
+            waiter = cls(client, **options)
+            waiter._events = source
+            async with waiter:
                 try:
                     yield waiter
                 finally:
