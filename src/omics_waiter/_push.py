@@ -29,6 +29,7 @@ import botocore.exceptions
 
 from ._client import NotFound, Transient, classify
 from ._errors import AccessDeniedError, InvalidInputError, OmicsWaiterError, ServiceError
+from ._models import JobStatus, RunStatus, TaskStatus, WorkflowStatus
 
 __all__ = [
     "KINDS",
@@ -54,23 +55,12 @@ GET_QUEUE_ATTRIBUTES = "GetQueueAttributes"
 MAX_MESSAGES = 10
 MAX_WAIT_SECONDS = 20
 
-_JOB_STATUSES = frozenset(
-    {
-        "SUBMITTED",
-        "IN_PROGRESS",
-        "CANCELLING",
-        "CANCELLED",
-        "FAILED",
-        "COMPLETED",
-        "COMPLETED_WITH_FAILURES",
-    }
-)
-_RUN_STATUSES = frozenset(
-    {"PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED", "DELETED", "CANCELLED", "FAILED"}
-)
-_TASK_STATUSES = _RUN_STATUSES - {"DELETED"}
-_ANALYTICS_STATUSES = _JOB_STATUSES - {"CANCELLING"}
-_WORKFLOW_STATUSES = frozenset({"CREATING", "ACTIVE", "UPDATING", "DELETED", "FAILED", "INACTIVE"})
+# The API's statuses, from the models' enums: an event's word is mapped onto one of them.
+_JOB_STATUSES = frozenset(s.value for s in JobStatus)
+_RUN_STATUSES = frozenset(s.value for s in RunStatus)
+_TASK_STATUSES = frozenset(s.value for s in TaskStatus)
+_ANALYTICS_STATUSES = _JOB_STATUSES
+_WORKFLOW_STATUSES = frozenset(s.value for s in WorkflowStatus)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
