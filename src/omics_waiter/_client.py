@@ -5,11 +5,12 @@ either a transient fault (to retry) or a typed `OmicsWaiterError` (to raise).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -235,6 +236,28 @@ def classify(exc: Exception, operation: str) -> Exception:
     if isinstance(exc, botocore.parsers.ResponseParserError):
         return UnexpectedResponseError(f"{operation} returned a response that cannot be parsed")
     return exc
+
+
+@contextlib.contextmanager
+def setup_errors(profile_name: str | None, region_name: str | None) -> Iterator[None]:
+    """Translate botocore's errors in making a client (any service) into `InvalidInputError`
+    naming the argument: the one place that knows them."""
+    try:
+        yield
+    except botocore.exceptions.ProfileNotFound:
+        raise InvalidInputError(
+            f"profile_name: no AWS profile named {profile_name!r}", argument="profile_name"
+        ) from None
+    except botocore.exceptions.NoRegionError:
+        raise InvalidInputError(
+            "no AWS Region: give region_name, or set AWS_DEFAULT_REGION or a profile's region",
+            argument="region_name",
+        ) from None
+    except botocore.exceptions.InvalidRegionError:
+        raise InvalidInputError(
+            f"region_name must be an AWS Region such as 'us-east-1', got {region_name!r}",
+            argument="region_name",
+        ) from None
 
 
 def parse_timestamp(value: str) -> dt.datetime:

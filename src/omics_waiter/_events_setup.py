@@ -16,9 +16,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import botocore.exceptions
-
-from ._client import Transient
+from ._client import Transient, setup_errors
 from ._errors import InvalidInputError, OmicsWaiterError, ServiceError
 from ._push import SOURCE, translate_error
 
@@ -84,7 +82,7 @@ async def _clients(
     sqs_endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_SQS") or None
     events_endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_EVENTS") or None
     async with contextlib.AsyncExitStack() as stack:
-        try:
+        with setup_errors(profile_name, region_name):
             session = aiobotocore.session.AioSession(profile=profile_name)
             sqs = await stack.enter_async_context(
                 session.create_client(
@@ -108,21 +106,6 @@ async def _clients(
                     aws_session_token=token,
                 )
             )
-        except botocore.exceptions.ProfileNotFound:
-            raise InvalidInputError(
-                f"profile_name: no AWS profile named {profile_name!r}", argument="profile_name"
-            ) from None
-        except botocore.exceptions.NoRegionError:
-            raise InvalidInputError(
-                "no AWS Region: give region_name, or set AWS_DEFAULT_REGION or a profile's "
-                "region (the Region where the jobs run)",
-                argument="region_name",
-            ) from None
-        except botocore.exceptions.InvalidRegionError:
-            raise InvalidInputError(
-                f"region_name must be an AWS Region such as 'us-east-1', got {region_name!r}",
-                argument="region_name",
-            ) from None
         yield sqs, events
 
 

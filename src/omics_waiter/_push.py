@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import anyio
 import botocore.exceptions
 
-from ._client import NotFound, Transient, classify
+from ._client import NotFound, Transient, classify, setup_errors
 from ._errors import AccessDeniedError, InvalidInputError, OmicsWaiterError, ServiceError
 from ._models import JobStatus, RunStatus, TaskStatus, WorkflowStatus
 
@@ -479,7 +479,7 @@ class SqsEventSource:
         import aiobotocore.session
         from aiobotocore.config import AioConfig
 
-        try:
+        with setup_errors(self._profile_name, self._client_options["region_name"]):
             session = aiobotocore.session.AioSession(profile=self._profile_name)
             config = AioConfig(
                 # One attempt: the caller retries, with its own backoff.
@@ -491,23 +491,6 @@ class SqsEventSource:
             client: SqsClient = await self._stack.enter_async_context(
                 session.create_client("sqs", config=config, **self._client_options)
             )
-        except botocore.exceptions.ProfileNotFound:
-            raise InvalidInputError(
-                f"profile_name: no AWS profile named {self._profile_name!r}",
-                argument="profile_name",
-            ) from None
-        except botocore.exceptions.NoRegionError:
-            raise InvalidInputError(
-                "no AWS Region for the queue: give region_name, or set AWS_DEFAULT_REGION or "
-                "a profile's region",
-                argument="region_name",
-            ) from None
-        except botocore.exceptions.InvalidRegionError:
-            raise InvalidInputError(
-                f"region_name must be an AWS Region such as 'us-east-1', got "
-                f"{self._client_options['region_name']!r}",
-                argument="region_name",
-            ) from None
         return client
 
     async def _call(self, operation: str, method: str, **params: Any) -> Any:

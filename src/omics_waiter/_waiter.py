@@ -31,6 +31,7 @@ from ._client import (
     Transient,
     parse_timestamp,
     running_on_trio,
+    setup_errors,
 )
 from ._clock import AnyioClock, Clock
 from ._errors import (
@@ -403,7 +404,6 @@ class OmicsWaiter:
             OmicsWaiterError: On trio, without the httpx transport (the ``trio`` extra).
         """
         import aiobotocore.session
-        import botocore.exceptions
         from aiobotocore.config import AioConfig
 
         from ._push import SqsEventSource, queue_region
@@ -464,7 +464,7 @@ class OmicsWaiter:
                     await source.check()
                 except Transient as exc:
                     logger.warning("events queue not reachable yet (%s): polling", exc.reason)
-            try:
+            with setup_errors(profile_name, region_name):
                 # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any
                 # other endpoint they would make every request go to a host that does not exist.
                 custom_endpoint = endpoint_url is not None or _configured_endpoint(session)
@@ -486,22 +486,6 @@ class OmicsWaiter:
                         config=config,
                     )
                 )
-            except botocore.exceptions.ProfileNotFound:
-                raise InvalidInputError(
-                    f"profile_name: no AWS profile named {profile_name!r}",
-                    argument="profile_name",
-                ) from None
-            except botocore.exceptions.NoRegionError:
-                raise InvalidInputError(
-                    "no AWS Region: give region_name, or set AWS_DEFAULT_REGION or a profile's "
-                    "region",
-                    argument="region_name",
-                ) from None
-            except botocore.exceptions.InvalidRegionError:
-                raise InvalidInputError(
-                    f"region_name must be an AWS Region such as 'us-east-1', got {region_name!r}",
-                    argument="region_name",
-                ) from None
             waiter = cls(client, **options)
             waiter._events = source
             async with waiter:
