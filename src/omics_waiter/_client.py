@@ -9,8 +9,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
+import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -29,6 +31,7 @@ from ._errors import (
 from ._kinds import Kind, Listing, Operation, Summary
 from ._models import ActivationJobStatus, ActivationJobSummary, parse_summary
 from ._refs import JobRef
+from ._validation import check_url
 
 __all__ = ["NotFound", "OmicsApi", "OmicsClient", "Transient"]
 
@@ -453,3 +456,102 @@ def _token(raw: Mapping[str, Any], operation: str) -> str | None:
     if token is not None and not isinstance(token, str):
         raise UnexpectedResponseError(f"{operation} returned a malformed nextToken")
     return token or None
+
+
+# -- Making clients ----------------------------------------------------------------------
+
+
+def _configured_endpoint(session: Any) -> bool:
+    """Whether botocore will take an endpoint from the environment or the profile.
+
+    The same places, in the same order, as botocore: ``AWS_ENDPOINT_URL_OMICS``,
+    ``AWS_ENDPOINT_URL``, then ``endpoint_url`` in the profile's ``services`` section or
+    in the profile itself; none of them when configured endpoints are ignored.
+    """
+    if session.get_config_variable("ignore_configured_endpoint_urls"):
+        return False
+    for name in ("AWS_ENDPOINT_URL_OMICS", "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            check_url(name, os.environ[name])
+            return True
+    scoped = session.get_scoped_config()
+    services = scoped.get("services")
+    if services:
+        section = session.full_config.get("services", {}).get(services, {})
+        omics = section.get("omics") if isinstance(section, dict) else None
+        if isinstance(omics, dict) and omics.get("endpoint_url"):
+            return True
+    return bool(scoped.get("endpoint_url"))
+
+
+def trio_http_session() -> type:
+    """aiobotocore's httpx transport, which runs on trio since aiobotocore 3.9."""
+    import importlib.metadata
+    import importlib.util
+
+    found = re.match(r"(\d+)\.(\d+)", importlib.metadata.version("aiobotocore"))
+    recent = found is not None and (int(found[1]), int(found[2])) >= (3, 9)
+    httpx = any(importlib.util.find_spec(name) is not None for name in ("httpx2", "httpx"))
+    if not (recent and httpx):
+        raise OmicsWaiterError(
+            "on trio, OmicsWaiter.connect() needs aiobotocore 3.9 or newer and its httpx "
+            "transport (aiohttp runs only on asyncio): pip install 'omics-waiter[trio]'"
+        )
+    from aiobotocore.httpxsession import HttpxSession
+
+    return HttpxSession
+
+
+@contextlib.asynccontextmanager
+async def open_omics_client(
+    *,
+    region_name: str | None,
+    endpoint_url: str | None,
+    profile_name: str | None,
+    aws_access_key_id: str | None,
+    aws_secret_access_key: str | None,
+    aws_session_token: str | None,
+    connect_timeout: float,
+    read_timeout: float,
+) -> AsyncIterator[Any]:
+    """An aiobotocore Omics client as the waiter wants it, closed on exit.
+
+    The client's own retries are off (the waiter retries, within its budget); host-prefix
+    injection is off for any endpoint but AWS's own; timestamps are parsed by
+    `parse_timestamp`; on trio, the httpx transport is used.
+    """
+    import aiobotocore.session
+    from aiobotocore.config import AioConfig
+
+    transport: dict[str, Any] = {}
+    if running_on_trio():
+        transport["http_session_cls"] = trio_http_session()
+    with setup_errors(profile_name, region_name):
+        session = aiobotocore.session.AioSession(profile=profile_name)
+        session.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=parse_timestamp
+        )
+        # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any other
+        # endpoint they would make every request go to a host that does not exist.
+        custom_endpoint = endpoint_url is not None or _configured_endpoint(session)
+        config = AioConfig(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            inject_host_prefix=not custom_endpoint,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            **transport,
+        )
+        maker = session.create_client(
+            "omics",
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            config=config,
+        )
+        client = await maker.__aenter__()
+    try:
+        yield client
+    finally:
+        await maker.__aexit__(None, None, None)

@@ -11,8 +11,6 @@ import contextlib
 import functools
 import logging
 import math
-import os
-import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
@@ -29,9 +27,9 @@ from ._client import (
     OmicsApi,
     OmicsClient,
     Transient,
-    parse_timestamp,
+    open_omics_client,
     running_on_trio,
-    setup_errors,
+    trio_http_session,
 )
 from ._clock import AnyioClock, Clock
 from ._errors import (
@@ -153,47 +151,6 @@ def _check_ref(ref: object, argument: str = "ref") -> JobRef[Any]:
             argument=argument,
         )
     return ref
-
-
-def _configured_endpoint(session: Any) -> bool:
-    """Whether botocore will take an endpoint from the environment or the profile.
-
-    The same places, in the same order, as botocore: ``AWS_ENDPOINT_URL_OMICS``,
-    ``AWS_ENDPOINT_URL``, then ``endpoint_url`` in the profile's ``services`` section or
-    in the profile itself; none of them when configured endpoints are ignored.
-    """
-    if session.get_config_variable("ignore_configured_endpoint_urls"):
-        return False
-    for name in ("AWS_ENDPOINT_URL_OMICS", "AWS_ENDPOINT_URL"):
-        if os.environ.get(name):
-            check_url(name, os.environ[name])
-            return True
-    scoped = session.get_scoped_config()
-    services = scoped.get("services")
-    if services:
-        section = session.full_config.get("services", {}).get(services, {})
-        omics = section.get("omics") if isinstance(section, dict) else None
-        if isinstance(omics, dict) and omics.get("endpoint_url"):
-            return True
-    return bool(scoped.get("endpoint_url"))
-
-
-def _trio_http_session() -> type:
-    """aiobotocore's httpx transport, which runs on trio since aiobotocore 3.9."""
-    import importlib.metadata
-    import importlib.util
-
-    found = re.match(r"(\d+)\.(\d+)", importlib.metadata.version("aiobotocore"))
-    recent = found is not None and (int(found[1]), int(found[2])) >= (3, 9)
-    httpx = any(importlib.util.find_spec(name) is not None for name in ("httpx2", "httpx"))
-    if not (recent and httpx):
-        raise OmicsWaiterError(
-            "on trio, OmicsWaiter.connect() needs aiobotocore 3.9 or newer and its httpx "
-            "transport (aiohttp runs only on asyncio): pip install 'omics-waiter[trio]'"
-        )
-    from aiobotocore.httpxsession import HttpxSession
-
-    return HttpxSession
 
 
 def _kept_failing(exc: Transient) -> WaitTimeoutError:
@@ -403,9 +360,6 @@ class OmicsWaiter:
                 exist, or no Region is configured.
             OmicsWaiterError: On trio, without the httpx transport (the ``trio`` extra).
         """
-        import aiobotocore.session
-        from aiobotocore.config import AioConfig
-
         from ._push import SqsEventSource, queue_region
         from ._redis_budget import RedisBudget
 
@@ -421,9 +375,8 @@ class OmicsWaiter:
         )
         if endpoint_url is not None:
             check_url("endpoint_url", endpoint_url)
-        transport: dict[str, Any] = {}
         if running_on_trio():
-            transport["http_session_cls"] = _trio_http_session()
+            trio_http_session()  # fails now, naming the extra, if the transport is missing
         shared: RedisBudget | None = None
         if budget_url is not None:
             if options.get("budget") is not None:
@@ -437,10 +390,6 @@ class OmicsWaiter:
                 clock=options.get("clock"),
             )
             options["budget"] = shared
-        session = aiobotocore.session.AioSession(profile=profile_name)
-        session.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=parse_timestamp
-        )
         source: SqsEventSource | None = None
         if events_queue_url is not None:
             source = SqsEventSource(
@@ -464,28 +413,18 @@ class OmicsWaiter:
                     await source.check()
                 except Transient as exc:
                     logger.warning("events queue not reachable yet (%s): polling", exc.reason)
-            with setup_errors(profile_name, region_name):
-                # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any
-                # other endpoint they would make every request go to a host that does not exist.
-                custom_endpoint = endpoint_url is not None or _configured_endpoint(session)
-                config = AioConfig(
-                    retries={"mode": "standard", "total_max_attempts": 1},
-                    inject_host_prefix=not custom_endpoint,
+            client = await stack.enter_async_context(
+                open_omics_client(
+                    region_name=region_name,
+                    endpoint_url=endpoint_url,
+                    profile_name=profile_name,
+                    aws_access_key_id=aws_access_key_id,
+                    aws_secret_access_key=aws_secret_access_key,
+                    aws_session_token=aws_session_token,
                     connect_timeout=connect_timeout,
                     read_timeout=read_timeout,
-                    **transport,
                 )
-                client = await stack.enter_async_context(
-                    session.create_client(
-                        "omics",
-                        region_name=region_name,
-                        endpoint_url=endpoint_url,
-                        aws_access_key_id=aws_access_key_id,
-                        aws_secret_access_key=aws_secret_access_key,
-                        aws_session_token=aws_session_token,
-                        config=config,
-                    )
-                )
+            )
             waiter = cls(client, **options)
             waiter._events = source
             async with waiter:
