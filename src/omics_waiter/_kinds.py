@@ -130,6 +130,7 @@ class Kind(Generic[JobT]):
         word: The command line's word for it (also `JobRef.kind`).
         noun: What to call it in messages.
         ref_type: Its reference type.
+        model: Its model type (what waiting on it returns).
         get: The operation that fetches one job.
         get_params: The Get request's parameters for a reference.
         parse: Parses a Get response (with the reference, for fields the response lacks).
@@ -146,6 +147,7 @@ class Kind(Generic[JobT]):
     word: str
     noun: str
     ref_type: type[JobRef[JobT]]
+    model: type[JobT]
     get: Operation
     get_params: Callable[[Any], Params]
     parse: Callable[[Mapping[str, Any], Any], JobT]
@@ -318,6 +320,7 @@ ACTIVATION_JOB: Kind[ActivationJob] = Kind(
     word="activation",
     noun="read set activation job",
     ref_type=ReadSetActivationJobRef,
+    model=ActivationJob,
     get=Operation("GetReadSetActivationJob", "get_read_set_activation_job"),
     get_params=lambda r: {"sequenceStoreId": r.sequence_store_id, "id": r.job_id},
     parse=lambda raw, ref: parse_job(raw),
@@ -337,6 +340,7 @@ READ_SET_IMPORT_JOB: Kind[ReadSetImportJob] = Kind(
     word="read-set-import",
     noun="read set import job",
     ref_type=ReadSetImportJobRef,
+    model=ReadSetImportJob,
     get=Operation("GetReadSetImportJob", "get_read_set_import_job"),
     get_params=lambda r: {"sequenceStoreId": r.sequence_store_id, "id": r.job_id},
     parse=lambda raw, ref: parse_read_set_import_job(raw),
@@ -356,6 +360,7 @@ READ_SET_EXPORT_JOB: Kind[ReadSetExportJob] = Kind(
     word="read-set-export",
     noun="read set export job",
     ref_type=ReadSetExportJobRef,
+    model=ReadSetExportJob,
     get=Operation("GetReadSetExportJob", "get_read_set_export_job"),
     get_params=lambda r: {"sequenceStoreId": r.sequence_store_id, "id": r.job_id},
     parse=lambda raw, ref: parse_read_set_export_job(raw),
@@ -375,6 +380,7 @@ REFERENCE_IMPORT_JOB: Kind[ReferenceImportJob] = Kind(
     word="reference-import",
     noun="reference import job",
     ref_type=ReferenceImportJobRef,
+    model=ReferenceImportJob,
     get=Operation("GetReferenceImportJob", "get_reference_import_job"),
     get_params=lambda r: {"referenceStoreId": r.reference_store_id, "id": r.job_id},
     parse=lambda raw, ref: parse_reference_import_job(raw),
@@ -394,6 +400,7 @@ RUN: Kind[Run] = Kind(
     word="run",
     noun="run",
     ref_type=RunRef,
+    model=Run,
     get=Operation("GetRun", "get_run"),
     get_params=lambda r: {"id": r.run_id},
     parse=lambda raw, ref: parse_run(raw),
@@ -421,6 +428,7 @@ TASK: Kind[Task] = Kind(
     word="task",
     noun="task",
     ref_type=TaskRef,
+    model=Task,
     get=Operation("GetRunTask", "get_run_task"),
     get_params=lambda r: {"id": r.run_id, "taskId": r.task_id},
     parse=lambda raw, ref: parse_task(raw, ref.run_id),
@@ -439,6 +447,7 @@ VARIANT_IMPORT_JOB: Kind[VariantImportJob] = Kind(
     word="variant-import",
     noun="variant import job",
     ref_type=VariantImportJobRef,
+    model=VariantImportJob,
     get=Operation("GetVariantImportJob", "get_variant_import_job"),
     get_params=lambda r: {"jobId": r.job_id},
     parse=lambda raw, ref: parse_variant_import_job(raw),
@@ -460,6 +469,7 @@ ANNOTATION_IMPORT_JOB: Kind[AnnotationImportJob] = Kind(
     word="annotation-import",
     noun="annotation import job",
     ref_type=AnnotationImportJobRef,
+    model=AnnotationImportJob,
     get=Operation("GetAnnotationImportJob", "get_annotation_import_job"),
     get_params=lambda r: {"jobId": r.job_id},
     parse=lambda raw, ref: parse_annotation_import_job(raw),
@@ -481,6 +491,7 @@ WORKFLOW: Kind[Workflow] = Kind(
     word="workflow",
     noun="workflow",
     ref_type=WorkflowRef,
+    model=Workflow,
     get=Operation("GetWorkflow", "get_workflow"),
     get_params=lambda r: {"id": r.workflow_id},
     parse=lambda raw, ref: parse_workflow(raw),
@@ -491,6 +502,7 @@ WORKFLOW_VERSION: Kind[WorkflowVersion] = Kind(
     word="workflow-version",
     noun="workflow version",
     ref_type=WorkflowVersionRef,
+    model=WorkflowVersion,
     get=Operation("GetWorkflowVersion", "get_workflow_version"),
     get_params=lambda r: {"workflowId": r.workflow_id, "versionName": r.version_name},
     parse=lambda raw, ref: parse_workflow_version(raw),

@@ -623,7 +623,7 @@ class OmicsWaiter:
         seen: dict[JobRef[Any], Any] = {}
         for job in since:
             ref = getattr(job, "ref", None)
-            if not isinstance(ref, JobRef) or not isinstance(job, _model_type(ref)):
+            if not isinstance(ref, JobRef) or not isinstance(job, kind_of(ref).model):
                 raise InvalidInputError(
                     f"since must hold jobs as a watch reported them, not {type(job).__name__}",
                     argument="since",
@@ -1053,20 +1053,3 @@ class OmicsWaiter:
             min_delay=min_delay,
             max_delay=max_delay,
         )
-
-
-def _model_type(ref: JobRef[Any]) -> type:
-    from . import _models
-
-    return {
-        "activation": _models.ActivationJob,
-        "read-set-import": _models.ReadSetImportJob,
-        "read-set-export": _models.ReadSetExportJob,
-        "reference-import": _models.ReferenceImportJob,
-        "run": _models.Run,
-        "task": _models.Task,
-        "variant-import": _models.VariantImportJob,
-        "annotation-import": _models.AnnotationImportJob,
-        "workflow": _models.Workflow,
-        "workflow-version": _models.WorkflowVersion,
-    }[ref.kind]
