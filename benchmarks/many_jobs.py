@@ -197,6 +197,7 @@ class Result:
     cpu_process: float
     cpu_client: float
     peak_rss: int
+    start_rss: int
     max_rss: int
     tracemalloc_peak: int | None
     outcome: Outcome
@@ -248,6 +249,7 @@ class Result:
             "cpu_seconds_process": round(self.cpu_process, 3),
             "cpu_seconds_client_thread": round(self.cpu_client, 3),
             "peak_rss_bytes_in_run": self.peak_rss,
+            "rss_bytes_at_start_of_run": self.start_rss,
             "ru_maxrss_bytes_after_run": self.max_rss,
             "tracemalloc_peak_bytes": self.tracemalloc_peak,
             "population_fingerprint": self.population,
@@ -279,31 +281,20 @@ def _connect(url: str, args: argparse.Namespace) -> Any:
 async def _unentered(url: str, args: argparse.Namespace) -> AsyncIterator[OmicsWaiter]:
     """A waiter never entered with ``async with``: its consumers run the scheduler in turn.
 
-    Its client is configured as `OmicsWaiter.connect` configures one (the waiter's retries
-    only, no host prefix, the fast timestamp parser), so only the handover differs.
+    Its client is the one `OmicsWaiter.connect` makes (the same private helper), so only
+    the handover differs.
     """
-    import aiobotocore.session
-    from aiobotocore.config import AioConfig
+    from omics_waiter._client import open_omics_client
 
-    from omics_waiter._client import parse_timestamp  # what connect() installs
-
-    session = aiobotocore.session.AioSession()
-    session.get_component("response_parser_factory").set_parser_defaults(
-        timestamp_parser=parse_timestamp
-    )
-    config = AioConfig(
-        retries={"mode": "standard", "total_max_attempts": 1},
-        inject_host_prefix=False,
-        connect_timeout=10.0,
-        read_timeout=30.0,
-    )
-    async with session.create_client(
-        "omics",
+    async with open_omics_client(
         region_name=REGION,
         endpoint_url=url,
+        profile_name=None,
         aws_access_key_id=KEY,
         aws_secret_access_key=KEY,
-        config=config,
+        aws_session_token=None,
+        connect_timeout=10.0,
+        read_timeout=30.0,
     ) as client:
         yield OmicsWaiter(client, **_options(args))
 
@@ -596,6 +587,7 @@ def _run_one(
         cpu_process=cpu,
         cpu_client=cpu_client,
         peak_rss=rss.peak,
+        start_rss=rss.start,
         max_rss=max_rss_bytes(),
         tracemalloc_peak=traced_peak,
         outcome=outcome,
@@ -655,6 +647,7 @@ def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) 
         row("CPU s, process (incl. emulator)", lambda r: f"{r.cpu_process:.1f}"),
         row("CPU s, client thread", lambda r: f"{r.cpu_client:.1f}"),
         row("peak RSS in run (MiB)", lambda r: _common.mib(r.peak_rss)),
+        row("RSS growth in run (MiB)", lambda r: _common.mib(r.peak_rss - r.start_rss)),
         row("ru_maxrss after run (MiB)", lambda r: _common.mib(r.max_rss)),
         row("tracemalloc peak (MiB, own pass)", lambda r: _common.mib(r.tracemalloc_peak)),
     ]
