@@ -671,7 +671,10 @@ def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) 
         if "returned_after_last_completion_s" in r.outcome.notes
     }
     if returned:
-        lines += ["", "wait_many returned after the last job's completion (s): " + json.dumps(returned)]
+        lines += [
+            "",
+            "wait_many returned after the last job's completion (s): " + json.dumps(returned),
+        ]
     by_name = {r.name: r for r in results}
     lines += _targets(by_name, suite, limit)
     populations = {r.population for r in results}
