@@ -22,7 +22,8 @@ Runs (``--suite runs``; 200 runs, ListRuns filtered by each active status):
 ``async with``), ``runs-wait-handover`` (the same without ``async with``) and
 ``runs-aiobotocore`` (aiobotocore's ``run_completed`` waiter, one per run).
 
-Run (about 12 minutes for both suites at the defaults, tracemalloc pass included)::
+Run (about 10 minutes 30 seconds for both suites at the defaults on 2 cores, tracemalloc
+pass included)::
 
     .venv/bin/python benchmarks/many_jobs.py                # tables
     .venv/bin/python benchmarks/many_jobs.py --suite runs   # one suite
