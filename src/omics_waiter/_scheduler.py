@@ -260,13 +260,14 @@ class Scheduler:
         self, view: View, refs: Iterable[JobRef[Any]], since: Mapping[JobRef[Any], Any]
     ) -> None:
         """Register a view's jobs (validated by the caller)."""
+        refs = list(refs)
+        kinds = [kind_of(ref) for ref in refs]  # all checked before any is registered
         now = self._clock.now()
         self._views.add(view)
         heapq.heappush(self._deadlines, (view.deadline, next(self._seq), weakref.ref(view)))
         self._latest = max(self._latest, view.deadline + view.timing.min_delay)
         activated: set[int] = set()
-        for ref in refs:
-            kind = kind_of(ref)
+        for ref, kind in zip(refs, kinds, strict=True):
             seen = since.get(ref)
             tracker: JobTracker[Any] = JobTracker(kind, seen)
             if seen is not None and tracker.is_terminal:
@@ -505,7 +506,8 @@ class Scheduler:
             if until is None:
                 await anyio.sleep_forever()
             else:
-                await self._clock.sleep(until - self._clock.now())
+                # (The clock moved on since `until` was chosen: never a negative sleep.)
+                await self._clock.sleep(max(0.0, until - self._clock.now()))
         self._sleepers.discard(scope)
 
     # -- running ------------------------------------------------------------------------

@@ -144,6 +144,16 @@ def _check_bool(name: str, value: object) -> bool:
     return value
 
 
+def _check_kind(ref: JobRef[Any], argument: str) -> None:
+    try:
+        kind_of(ref)
+    except InvalidInputError:
+        raise InvalidInputError(
+            f"{argument} holds a {type(ref).__name__}, which is no kind this release knows",
+            argument=argument,
+        ) from None
+
+
 def _check_ref(ref: object, argument: str = "ref") -> JobRef[Any]:
     if not isinstance(ref, JobRef):
         raise InvalidInputError(
@@ -605,6 +615,8 @@ class OmicsWaiter:
                 f"{argument} must be an iterable of job references", argument=argument
             )
         checked = [_check_ref(r, argument) for r in refs]
+        for ref in checked:
+            _check_kind(ref, argument)
         if len(set(checked)) != len(checked):
             twice = next(r for r, n in collections.Counter(checked).items() if n > 1)
             raise InvalidInputError(
