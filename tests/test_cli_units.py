@@ -81,7 +81,7 @@ def board_of(*outcomes: ActivationJob | Exception) -> JobBoard:
     board = JobBoard()
     for i, outcome in enumerate(outcomes):
         job_id = f"{1000000000 + i}"
-        board.add(STORE, job_id)
+        board.add(ReadSetActivationJobRef(STORE, job_id))
         if isinstance(outcome, ActivationJob):
             board.apply(JobStatusChanged(outcome, None))
         else:
@@ -215,8 +215,8 @@ def test_a_signal_exits_128_plus_its_number() -> None:
 
 
 def test_retries_are_counted_as_throttled_by_their_flag_not_their_text() -> None:
-    board = JobBoard([(STORE, "1000000000")])
     job_ref = ReadSetActivationJobRef(STORE, "1000000000")
+    board = JobBoard([job_ref])
     board.apply(PollRetrying(job_ref, "Get", "SlowDown", 1, 0.1, throttling=True))
     board.apply(PollRetrying(job_ref, "Get", "ThrottlingException", 2, 0.1))
     board.apply(PollRetrying(None, "List", "HTTP 429", 1, 0.1, throttling=True, batch=(STORE,)))
@@ -253,13 +253,12 @@ def test_a_retry_line_says_whether_the_service_throttled() -> None:
 def test_the_summary_says_how_a_wait_ended_as_a_person_would(
     error: OmicsWaiterError, said: str
 ) -> None:
-    board = JobBoard()
-    board.add(STORE, "1000000000")
-    board.apply(JobWatchFailed(ReadSetActivationJobRef(STORE, "1000000000"), error, None))
+    board = JobBoard([REF1])
+    board.apply(JobWatchFailed(REF1, error, None))
     out = io.StringIO()
     Console(width=120, file=out, color_system=None).print(summary(board))
     text = out.getvalue()
-    assert f"1 job: 1 {said}" in text
+    assert f"1 read set activation job: 1 {said}" in text
     assert type(error).__name__ not in text
 
 
