@@ -146,8 +146,10 @@ def outcome_text(error: OmicsWaiterError) -> str:
 
 
 def item_key(item: Any) -> str:
-    """What names an item in its job: its read set ID, its key (source file ...), its task ID."""
-    for attribute in ("read_set_id", "key", "task_id"):
+    """What names an item in its job, stably: an activation's or export's read set ID, an
+    import's source file (its `key` turns into the read set or reference ID once imported),
+    a run's task ID."""
+    for attribute in ("read_set_id", "source", "key", "task_id"):
         value = getattr(item, attribute, None)
         if value is not None:
             return str(value)
@@ -356,6 +358,7 @@ class JobBoard:
                 row.final_event = event
         elif isinstance(event, ItemStatusChanged):
             row = self.add(event.ref)
+            self._observed(row, event.job)  # the job as observed, with all its items
             row.items[item_key(event.item)] = event.item
         elif isinstance(event, PollRetrying):
             self.last_retry = event
