@@ -255,9 +255,6 @@ class JobRow:
     def failed_items(self) -> list[Any]:
         return [i for i in self.items.values() if str(i.status) in _ITEM_FAILED]
 
-    # 0.1's name, for read set activation jobs.
-    failed_sources = failed_items
-
     def elapsed(self) -> float:
         """Seconds since the job was created, until it ended (or now)."""
         creation = getattr(self.job, "creation_time", None)
