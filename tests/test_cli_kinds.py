@@ -194,7 +194,10 @@ def test_until_ends_the_wait_at_a_status_on_the_way(emu: KindsEmulator) -> None:
                 Step(at=0.2, status="STARTING"),
                 Step(at=1.0, status="RUNNING"),
                 Step(at=120, status="COMPLETED"),
-            ]
+            ],
+            tasks=[
+                [Step(at=0.5), Step(at=1.0, status="RUNNING"), Step(at=120, status="COMPLETED")]
+            ],
         )
     )
     failing = emu.add(
@@ -203,11 +206,14 @@ def test_until_ends_the_wait_at_a_status_on_the_way(emu: KindsEmulator) -> None:
         )
     )
     url = ["--endpoint-url", emu.url, "--until", "running", "--timeout", "30"]
-    reached, never = cli_together(waiting("run", running, *url), waiting("run", failing, *url))
+    reached, never = cli_together(
+        waiting("run", running, "--tasks", *url), waiting("run", failing, *url)
+    )
     assert reached.code == 0, reached.stderr
-    check_schema(reached.lines)
+    check_schema(reached.lines)  # the final line is the last, after its tasks' lines
     last = reached.lines[-1]
     assert (last["status"], last["final"]) == ("RUNNING", True)
+    assert any(line["type"] == "item_status_changed" for line in reached.lines)
     assert never.code == 1
     assert never.lines[-1]["status"] == "FAILED"
 

@@ -536,7 +536,12 @@ class Reporter(Protocol):
 
 
 class JsonLines:
-    """One JSON object per line per event; with `quiet`, only each job's final event."""
+    """One JSON object per line per event; with `quiet`, only each job's final event.
+
+    A job that reaches ``--until`` ends with its status event, which the engine yields
+    before its items' events of the same observation: that line is held back until
+    they are written, so that a job's final line is always its last.
+    """
 
     def __init__(
         self,
@@ -552,12 +557,18 @@ class JsonLines:
         self._redact = redact
         self._tasks = tasks
         self._until = until
+        self._held: tuple[JobRef[Any], dict[str, Any]] | None = None
 
     def __enter__(self) -> JsonLines:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        return None
+        self._release()
+
+    def _release(self) -> None:
+        if self._held is not None:
+            self._write(self._held[1])
+            self._held = None
 
     def _write(self, record: dict[str, Any]) -> None:
         self._stream.write(json.dumps(record) + "\n")
@@ -575,10 +586,21 @@ class JsonLines:
             self._write(budget_record(mode, None, dt.datetime.now(dt.timezone.utc)))
 
     def event(self, event: WatchEvent) -> None:
-        if not self._quiet:
-            self._write(self._record(event))
+        if self._quiet:
+            return
+        record = self._record(event)
+        if self._held is not None:
+            if isinstance(event, ItemStatusChanged) and event.ref == self._held[0]:
+                self._write(record)  # an item of the job that reached --until
+                return
+            self._release()
+        if isinstance(event, JobStatusChanged) and record["final"] and not event.is_terminal:
+            self._held = (event.ref, record)
+            return
+        self._write(record)
 
     def finish(self, board: JobBoard, *, note: str | None = None) -> None:
+        self._release()
         if self._quiet:
             for row in board:
                 if row.final_event is not None:
