@@ -1,19 +1,20 @@
 """``omics-waiter demo``: the real client and the live display against an embedded emulator.
 
 Everything the demo does goes over HTTP through aiobotocore, signed with SigV4, to an
-`OmicsEmulator` listening on a free local port: the same code path as against AWS. The
-emulator is seeded, fails some read sets on purpose and throttles some requests, so every part
-of the display has something to show.
+`OmicsEmulator` listening on a free local port: the same code path as against AWS. It follows
+a small pipeline of three kinds at once: activation jobs it starts, a read set import job and
+a workflow run with its tasks. The emulator is seeded, fails some read sets and tasks on
+purpose and throttles some requests, so every part of the display has something to show.
 """
 
 from __future__ import annotations
 
 import random
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._display import JobBoard
-from ._models import ActivationJobStatus
+from ._refs import JobRef, ReadSetImportJobRef, RunRef
 from ._waiter import OmicsWaiter
 from .testing import Faults, OmicsEmulator
 
@@ -28,6 +29,10 @@ _MIN_DELAY = 0.5
 _MAX_DELAY = 2.0
 _THROTTLE_RATE = 0.1
 _CREDENTIALS = "testing"
+# The pipeline around the activation jobs: a read set import of this many sources, and a
+# workflow run of this many tasks.
+_IMPORT_SOURCES = 4
+_RUN_TASKS = 3
 
 
 def _digits(rng: random.Random, count: int = 12) -> str:
@@ -53,19 +58,13 @@ def demo_requests(seed: int, jobs: int) -> tuple[str, list[list[str]]]:
 
 
 def _note(board: JobBoard, failure_rate: float) -> str:
-    partial = sum(
-        1
-        for row in board
-        if row.job is not None
-        and row.job.status
-        in (ActivationJobStatus.COMPLETED_WITH_FAILURES, ActivationJobStatus.FAILED)
-    )
+    failed = sum(1 for row in board if row.succeeded is False)
     note = "The demo ran to its end (exit 0)."
-    if partial:
+    if failed:
         note += (
-            f" {partial} of {len(board)} jobs had failed read sets: the emulator fails "
-            f"{failure_rate:.0%} of read sets on purpose. Against AWS, `omics-waiter wait` "
-            "would exit 1 for such jobs."
+            f" {failed} of {len(board)} jobs ended with failures: the emulator fails "
+            f"{failure_rate:.0%} of read sets and tasks on purpose. Against AWS, "
+            "`omics-waiter wait` would exit 1 for such jobs."
         )
     return note
 
@@ -89,7 +88,6 @@ async def run_demo(
     )
 
     store, requests = demo_requests(seed, jobs)
-    board = JobBoard()
     emulator = OmicsEmulator(
         access_key=_CREDENTIALS,
         secret_key=_CREDENTIALS,
@@ -99,12 +97,23 @@ async def run_demo(
         faults=Faults(throttle_rate=_THROTTLE_RATE),
     )
     async with emulator:
+        # The rest of the pipeline, put straight into the emulator (the service starts these
+        # from S3 files and workflow definitions the demo does not have): an import into the
+        # same store, and a workflow run whose tasks are its items.
+        others: list[JobRef[Any]] = [
+            ReadSetImportJobRef(
+                store, emulator.add_read_set_import_job(store, sources=_IMPORT_SOURCES)
+            ),
+            RunRef(emulator.add_run(tasks=_RUN_TASKS, name="demo-germline")),
+        ]
+        board = JobBoard(others, tasks=not settings.quiet)
         if not settings.json_output and not settings.quiet:
             total = sum(len(r) for r in requests)
             sys.stdout.write(
                 f"Embedded HealthOmics emulator at {emulator.endpoint_url}: starting {jobs} "
                 f"activation job{'s' if jobs != 1 else ''} ({total} read sets) in sequence "
-                f"store {store}.\n"
+                f"store {store}, alongside a read set import job ({_IMPORT_SOURCES} sources) "
+                f"and a workflow run ({_RUN_TASKS} tasks).\n"
             )
             sys.stdout.flush()
         connection = OmicsWaiter.connect(
@@ -117,6 +126,7 @@ async def run_demo(
             timeout=job_seconds[1] + 60.0,
         )
         async with connection as waiter:
+            board.budget = waiter.budget
             with settings.reporter(board) as reporter:
                 await follow_until_stopped(
                     board,
@@ -132,12 +142,13 @@ async def run_demo(
                         board,
                         reporter,
                         timeout=None,
-                        source_progress=not settings.quiet,
+                        quiet=settings.quiet,
+                        others=others,
                     ),
                 )
                 code = board_exit_code(board)
                 reporter.finish(board, note=_note(board, failure_rate) if code in (0, 1) else None)
     report_errors(board)
-    # Failed read sets are part of the show: exit 1 only means "a job failed", which the
-    # demo arranges on purpose. Anything else (a timeout, a service error) is a real failure.
+    # Failures are part of the show: exit 1 only means "a job failed", which the demo
+    # arranges on purpose. Anything else (a timeout, a service error) is a real failure.
     return 0 if code == 1 else code

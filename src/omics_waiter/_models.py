@@ -355,6 +355,16 @@ class Task:
         """The reference to this task."""
         return TaskRef(self.run_id, self.task_id)
 
+    @property
+    def items(self) -> tuple[()]:
+        """A task has no items."""
+        return ()
+
+    @property
+    def failed_items(self) -> tuple[()]:
+        """A task has no items."""
+        return ()
+
 
 @dataclass(frozen=True, slots=True)
 class Run:
@@ -608,6 +618,11 @@ class Workflow:
         """A workflow has no items."""
         return ()
 
+    @property
+    def failed_items(self) -> tuple[()]:
+        """A workflow has no items."""
+        return ()
+
 
 @dataclass(frozen=True, slots=True)
 class WorkflowVersion:
@@ -636,6 +651,11 @@ class WorkflowVersion:
 
     @property
     def items(self) -> tuple[()]:
+        """A workflow version has no items."""
+        return ()
+
+    @property
+    def failed_items(self) -> tuple[()]:
         """A workflow version has no items."""
         return ()
 

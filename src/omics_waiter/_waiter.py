@@ -303,6 +303,11 @@ class OmicsWaiter:
         # task group only ever holds the scheduler, which ends by this cancellation.
         await task_group.__aexit__(None, None, None)
 
+    @property
+    def budget(self) -> Budget:
+        """The request budget every wait on this waiter shares (read its `mode` and `rate`)."""
+        return self._budget
+
     def __repr__(self) -> str:
         t = self._timing
         return (
@@ -564,6 +569,7 @@ class OmicsWaiter:
         deadline: Any = None,
         since: Any = None,
         items: bool = False,
+        until: str | None = None,
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> EventStream:
@@ -583,6 +589,8 @@ class OmicsWaiter:
             since: The job as seen before (e.g. by a previous process): only changes
                 after it are yielded.
             items: For a run: also fetch its tasks (ListRunTasks) and report them.
+            until: End once the job reaches this status or a later one on its way to
+                success (as `wait`'s `until`): its last event is then that status's.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
 
@@ -595,6 +603,7 @@ class OmicsWaiter:
         """
         ref = _check_ref(ref)
         _check_bool("items", items)
+        wanted = self._check_until(kind_of(ref), until)
         seen = self._since([ref], [] if since is None else [since], single=True)
         view = self._view(
             [ref],
@@ -605,6 +614,7 @@ class OmicsWaiter:
             mode=Mode.PROGRESS,
             items=items,
             events=True,
+            until=wanted,
             since=seen,
         )
         return EventStream(view, raise_errors=True)
@@ -657,6 +667,7 @@ class OmicsWaiter:
         since: Iterable[Any] | None = None,
         items: bool = False,
         final_only: bool = False,
+        until: str | None = None,
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> EventStream:
@@ -679,6 +690,9 @@ class OmicsWaiter:
                 tasks), at the backoff's pace; costs requests.
             final_only: Report each job only when it ends: it is fetched once, when a
                 List shows it finished. The cheapest way to act on each outcome.
+            until: End each job once it reaches this status or a later one on its way
+                to success (as `wait`'s `until`; a status every job's kind passes).
+                With `final_only`, jobs are followed change by change, as `wait` does.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
 
@@ -692,8 +706,13 @@ class OmicsWaiter:
             raise InvalidInputError(
                 "final_only and items exclude each other", argument="final_only"
             )
+        wanted = None
+        for kind in dict.fromkeys(kind_of(ref) for ref in checked):
+            wanted = self._check_until(kind, until)
         seen = self._since(checked, since)
         mode = Mode.FINAL if final_only else Mode.PROGRESS if items else Mode.CHANGES
+        if wanted is not None and mode is Mode.FINAL:
+            mode = Mode.CHANGES  # a status on the way is seen only by following changes
         view = self._view(
             checked,
             timeout=timeout,
@@ -703,6 +722,7 @@ class OmicsWaiter:
             mode=mode,
             items=items,
             events=True,
+            until=wanted,
             since=seen,
         )
         return EventStream(view, raise_errors=False)
