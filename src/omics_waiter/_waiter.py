@@ -79,6 +79,13 @@ DEFAULT_RETRY_MAX = 30.0
 DEFAULT_RECONCILE_DELAY = 60.0
 
 
+def _close_quietly(view: View) -> None:
+    """Close a view whose stream was dropped; at interpreter exit its loop may be gone,
+    and with it everything there was to stop."""
+    with contextlib.suppress(RuntimeError):
+        view.close()
+
+
 class EventStream:
     """What a watch returns: an async iterator of events that can be closed early.
 
@@ -89,7 +96,7 @@ class EventStream:
     def __init__(self, view: View, *, raise_errors: bool) -> None:
         self._view = view
         self._raise = raise_errors
-        self._finalizer = weakref.finalize(self, view.close)
+        self._finalizer = weakref.finalize(self, _close_quietly, view)
 
     def __aiter__(self) -> EventStream:
         return self
