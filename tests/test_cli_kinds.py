@@ -335,3 +335,48 @@ def test_redis_refusing_the_password_exits_4(emu: KindsEmulator) -> None:
     assert run.code == 4
     assert_one_clean_error_line(run)
     assert "wrong" not in run.stderr  # the password is not printed
+
+
+def test_wait_on_push_events_shows_the_push_mode_and_exits_0(moto_server: str) -> None:
+    import uuid
+
+    import anyio
+
+    from omics_waiter._events_setup import setup_events, teardown_events
+
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    options: dict[str, Any] = {
+        "region_name": "us-east-1",
+        "endpoint_url": moto_server,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    queue_url = anyio.run(lambda: setup_events(name, **options))
+    pushing = EmulatorThread(seed=11, events_endpoint_url=moto_server)
+    try:
+        store = "2000000009"
+        job_id = pushing.add_job(store, ["1111111111"], [Step(0.5, "COMPLETED")])
+        run = cli(
+            "wait",
+            "activation",
+            f"{store}/{job_id}",
+            "--endpoint-url",
+            pushing.url,
+            "--events-queue-url",
+            queue_url,
+            "--reconcile-delay",
+            "5",
+            "--min-delay",
+            "0.1",
+            "--max-delay",
+            "1",
+        )
+    finally:
+        pushing.close()
+        anyio.run(lambda: teardown_events(name, **options))
+    assert run.code == 0, run.stderr
+    kinds = [line["type"] for line in run.lines]
+    assert "push_mode_changed" in kinds
+    push = next(line for line in run.lines if line["type"] == "push_mode_changed")
+    assert (push["mode"], push["previous"]) == ("push", "polling")
+    assert run.lines[-1]["status"] == "COMPLETED"

@@ -283,6 +283,8 @@ class Settings:
     max_delay: float | None = None
     max_tps: float | None = None
     budget_url: str | None = None
+    events_queue_url: str | None = None
+    reconcile_delay: float | None = None
     json: bool = False
     quiet: bool = False
 
@@ -306,6 +308,8 @@ class Settings:
                 f"({self.max_delay:g}s)",
                 argument="min_delay",
             )
+        if self.events_queue_url is not None:
+            check_url("--events-queue-url", self.events_queue_url, argument="events_queue_url")
         if self.budget_url is not None:
             from ._redis_budget import RedisBudget
 
@@ -327,6 +331,7 @@ class Settings:
             "min_delay": self.min_delay,
             "max_delay": self.max_delay,
             "max_tps": self.max_tps,
+            "reconcile_delay": self.reconcile_delay,
         }
         return {k: v for k, v in options.items() if v is not None}
 
@@ -336,6 +341,7 @@ class Settings:
             profile_name=self.profile,
             endpoint_url=self.endpoint_url,
             budget_url=self.budget_url,
+            events_queue_url=self.events_queue_url,
             **self.waiter_options(),
         )
 
@@ -468,6 +474,23 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "process given the same URL; if Redis is lost, each goes on at its share.",
         },
     ),
+    "events_queue_url": (
+        ("--events-queue-url",),
+        {
+            "metavar": "URL",
+            "help": "An SQS queue of HealthOmics events (omics-waiter events setup): jobs are "
+            "fetched when an event says they changed; polling only reconciles.",
+        },
+    ),
+    "reconcile_delay": (
+        ("--reconcile-delay",),
+        {
+            "type": _Seconds(),
+            "metavar": "SECONDS",
+            "help": "With --events-queue-url: seconds between polls that catch a dropped "
+            "event  [default: 60].",
+        },
+    ),
     "json": (
         ("--json",),
         {
@@ -485,7 +508,15 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     ),
 }
 _CONNECTION = ("region", "profile", "endpoint_url")
-_POLLING = ("timeout", "min_delay", "max_delay", "max_tps", "budget_url")
+_POLLING = (
+    "timeout",
+    "min_delay",
+    "max_delay",
+    "max_tps",
+    "budget_url",
+    "events_queue_url",
+    "reconcile_delay",
+)
 _OUTPUT = ("json", "quiet")
 
 

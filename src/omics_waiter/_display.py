@@ -40,6 +40,7 @@ from ._events import (
     JobStatusChanged,
     JobWatchFailed,
     PollRetrying,
+    PushModeChanged,
     SourceStatusChanged,
     WatchEvent,
 )
@@ -292,6 +293,7 @@ class JobBoard:
         #: operations the service throttled.
         self.budget: Any = None
         self.budget_mode: str | None = None
+        self.push_mode: str | None = None
         self.throttled_operations: set[str] = set()
         #: `budget_text` as of the last `note_budget`: the live display's thread reads this,
         #: since a budget's rates are read on the event loop's clock.
@@ -379,6 +381,8 @@ class JobBoard:
             row.final_event = event
         elif isinstance(event, BudgetModeChanged):
             self.budget_mode = event.mode
+        elif isinstance(event, PushModeChanged):
+            self.push_mode = event.mode
         self.note_budget()
 
 
@@ -493,6 +497,13 @@ def event_record(
             **_head(event.ref.kind, event.time, _ref_fields(event.ref), "job_wait_failed"),
             **_status(None if job is None else job.status, None, _message(job)),
             **_error_fields(event.error, redact),
+        }
+    elif isinstance(event, PushModeChanged):
+        record = {
+            **_head(None, event.time, {}, "push_mode_changed"),
+            **_status(None, event.previous, None),
+            "mode": event.mode,
+            "reason": event.reason,
         }
     else:
         record = budget_record(event.mode, event.previous, event.time)
@@ -753,6 +764,10 @@ def budget_text(board: JobBoard) -> str | None:
         ]
         if cuts:
             parts.append("rate cut by throttling: " + ", ".join(cuts))
+    if board.push_mode == "push":
+        parts.append("push events: on (polling reconciles)")
+    elif board.push_mode == "polling":
+        parts.append("push events: off, polling at the normal pace")
     return "; ".join(parts) or None
 
 
