@@ -380,3 +380,10 @@ def test_wait_on_push_events_shows_the_push_mode_and_exits_0(moto_server: str) -
     push = next(line for line in run.lines if line["type"] == "push_mode_changed")
     assert (push["mode"], push["previous"]) == ("push", "polling")
     assert run.lines[-1]["status"] == "COMPLETED"
+
+
+def test_the_demo_with_events_follows_push_events() -> None:
+    run = cli("demo", "--events", "--json", "--jobs", "2", "--job-seconds", "1:3", timeout=120)
+    assert run.code == 0, run.stderr
+    modes = [line["mode"] for line in run.lines if line["type"] == "push_mode_changed"]
+    assert modes[:1] == ["push"]

@@ -1144,6 +1144,12 @@ def _seconds_range(ctx: click.Context, param: click.Parameter, value: str) -> tu
     show_default=True,
     help="Probability that a read set (or a task) fails.",
 )
+@click.option(
+    "--events",
+    is_flag=True,
+    help="Follow push events too: starts moto's server as EventBridge and SQS (needs "
+    "moto[server], in omics-waiter[test]); the emulator publishes each status change.",
+)
 @_shared(*_OUTPUT)
 @click.pass_context
 def demo(
@@ -1152,6 +1158,7 @@ def demo(
     seed: int,
     job_seconds: tuple[float, float],
     failure_rate: float,
+    events: bool,
 ) -> None:
     """Watch a small pipeline on an embedded emulator: no AWS account needed.
 
@@ -1175,6 +1182,7 @@ def demo(
             seed=seed,
             job_seconds=job_seconds,
             failure_rate=failure_rate,
+            events=events,
         )
     )
 
