@@ -41,7 +41,7 @@ from ._backoff import RetryBackoff, poll_delay
 from ._budget import Budget
 from ._client import NotFound, OmicsApi, Transient
 from ._clock import Clock
-from ._errors import JobNotFoundError, OmicsWaiterError, UnexpectedResponseError
+from ._errors import OmicsWaiterError, UnexpectedResponseError
 from ._events import JobWatchFailed, PollRetrying
 from ._kinds import KINDS, Kind, Listing, kind_of
 from ._policy import (
@@ -928,18 +928,14 @@ class Scheduler:
                 return
             views = {s.view for e in batch.entries.values() for s in e.subs}
             if isinstance(exc, NotFound):
-                # The batch itself (a store, a run) is not found: every job in it is.
-                for entry in list(batch.entries.values()):
-                    self._fail_entry(
-                        entry,
-                        JobNotFoundError(
-                            f"{listing.operation.name}: {'/'.join(batch.key)} was not found, "
-                            f"so neither is {entry.kind.noun} {entry.ref}",
-                            ref=entry.ref,
-                            service_message=exc.service_message,
-                            operation=listing.operation.name,
-                        ),
-                    )
+                # The batch itself (a store, a run) is not found (yet: a run started a moment
+                # ago may not be visible). Its jobs are asked for one by one, which applies
+                # the one not-found policy, grace period included, to each.
+                batch.active = False
+                batch.version += 1
+                now = self._clock.now()
+                for entry in batch.entries.values():
+                    self._schedule_get(entry, Priority.POLL, now)
                 return
             batch.retry_attempt += 1
             delay = self._retry_delay(batch.retry_attempt, views)
