@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import botocore.loaders
@@ -150,6 +151,15 @@ def test_our_verdicts_agree_with_botocores_waiter_but_where_documented(waiter: s
         key: (theirs, ours) for key, (theirs, ours, _) in DIFFERENCES.items() if key[0] == waiter
     }
     assert differences == documented
+
+
+def test_the_documented_differences_are_in_docs_kinds_md() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "kinds.md").read_text()
+    rows = {
+        (m[1], m[2]): (m[3], m[4])
+        for m in re.finditer(r"^\| `(\w+)` \| `(\w+)` \| (\w+) \| (\w+) \|", text, re.M)
+    }
+    assert rows == {key: (theirs, ours) for key, (theirs, ours, _) in DIFFERENCES.items()}
 
 
 # -- statuses -----------------------------------------------------------------------------
