@@ -249,7 +249,6 @@ def add(
     *,
     at: float = 0.3,
     store: str = STORE,
-    run_id: str | None = None,
     workflow_id: str | None = None,
     timeline: Sequence[Step] | None = None,
 ) -> JobRef[Any]:
@@ -257,8 +256,8 @@ def add(
     partial, failure, cancelled) `at` seconds after creation; return its reference.
 
     `store` is the sequence or reference store of storage jobs. A task is the only task of a
-    new run (the run follows it); `run_id` instead names a run made by `add_run_of_tasks`. A
-    workflow version belongs to `workflow_id` (default: a new workflow, ACTIVE at once).
+    new run, which follows it (`add_run_of_tasks` makes a run of many). A workflow version
+    belongs to `workflow_id` (default: a new workflow, ACTIVE at once).
     `timeline` replaces the scripted one (for runs: the run's own timeline, no tasks).
     """
     end = _outcome(word, outcome)
@@ -277,10 +276,8 @@ def add(
                 ),
             ]
             return RunRef(emu.add_run(timeline=steps))
-        if run_id is None:
-            run_id = emu.add_run(tasks=[timeline or task_steps])
-            return TaskRef(run_id, emu.task_ids(run_id)[0])
-        raise ValueError("tasks of a shared run: use add_run_of_tasks")
+        run_id = emu.add_run(tasks=[timeline or task_steps])
+        return TaskRef(run_id, emu.task_ids(run_id)[0])
     if word in ("workflow", "workflow-version"):
         steps = list(timeline or [Step(at=at, status=end.status, status_message=end.message)])
         if word == "workflow":

@@ -339,8 +339,9 @@ async def test_until_running_fails_for_one_that_fails_before_it_runs(
 
 
 class LoopbackResolver(aiohttp.abc.AbstractResolver):
-    """Resolves every name to 127.0.0.1, so that ``control-storage-localhost`` reaches the
-    emulator (no resolver here knows such names)."""
+    """Resolves every name to 127.0.0.1, so that ``control-storage-localhost`` (and the
+    other prefixed names) reach the emulator: no resolver here knows them, and a client
+    with host-prefix injection on sends them in the URL and the signed Host header."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
