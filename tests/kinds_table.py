@@ -15,8 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-
 from omics_waiter import (
     ItemStatusChanged,
     JobRef,
@@ -34,13 +32,11 @@ from omics_waiter import (
     WorkflowRef,
     WorkflowVersionRef,
 )
-from omics_waiter._clock import AnyioClock
 from omics_waiter._kinds import KINDS
 from omics_waiter.testing import OmicsEmulator, Step
 
 __all__ = [
     "ANALYTICS",
-    "ClampedClock",
     "PARTIAL_KINDS",
     "STORAGE",
     "WORDS",
@@ -412,16 +408,3 @@ def check_events(
         told.add(transition)
     assert set(finals) == set(refs), f"jobs without a final event: {set(refs) - set(finals)}"
     return finals
-
-
-class ClampedClock(AnyioClock):
-    """The event loop's clock, whose sleeps of a negative delay return at once.
-
-    Works around the scheduler's clock race (tests/unit/test_kinds_bugs.py): it reads the
-    clock twice between deciding to sleep and sleeping, and on a busy machine the second
-    reading can be past the time it meant to sleep until, which crashes the wait with
-    ValueError about 1 run in 10 of these tests. Remove once that bug is fixed.
-    """
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(max(0.0, seconds))

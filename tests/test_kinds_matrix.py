@@ -23,7 +23,6 @@ from kinds_table import (
     PARTIAL_KINDS,
     STORAGE,
     WORDS,
-    ClampedClock,
     add,
     add_run_of_tasks,
     check_events,
@@ -48,9 +47,9 @@ from omics_waiter import (
     TaskStatus,
     WatchEvent,
 )
-from omics_waiter._kinds import KINDS
+from omics_waiter._clock import AnyioClock
+from omics_waiter._kinds import KINDS, kind_of
 from omics_waiter._scheduler import BATCH_THRESHOLD
-from omics_waiter._waiter import _model_type
 from omics_waiter.testing import OmicsEmulator, Step
 
 MakeClient = Callable[..., Awaitable[Any]]
@@ -64,7 +63,7 @@ async def new_waiter(emu: OmicsEmulator, make_client: MakeClient, **options: Any
         "max_delay": MAX_DELAY,
         "max_tps": 50,
         "not_found_grace": 0.4,
-        "clock": ClampedClock(),
+        "clock": AnyioClock(),
     }
     return OmicsWaiter(client, **(settings | options))
 
@@ -111,7 +110,7 @@ async def test_wait_returns_the_model_or_raises_the_outcomes_error(
     got = await outcomes(waiter, refs)
 
     job = got["success"]
-    assert type(job) is _model_type(refs["success"]), job
+    assert type(job) is kind_of(refs["success"]).model, job
     assert (job.ref, str(job.status) in kind.success) == (refs["success"], True)
 
     failed = got["failure"]
@@ -247,7 +246,7 @@ async def test_jobs_sharing_a_list_are_swept_with_it_and_cost_few_gets(
     emulator.stats.reset()
     with anyio.fail_after(15):
         results = await waiter.wait_many(refs, timeout=10)
-    assert [type(r) for r in results] == [_model_type(r) for r in refs], results
+    assert [type(r) for r in results] == [kind_of(r).model for r in refs], results
     gets = emulator.stats.count(kind.get.name)
     lists = emulator.stats.count(kind.listing.operation.name)
     # Polled one by one at least every MAX_DELAY, the jobs would cost this many Gets.
@@ -267,7 +266,7 @@ async def test_wait_many_over_every_kind_returns_outcomes_in_input_order(
     for index, word in enumerate(WORDS):
         # The first finishes last; each kind has one success, then failures and losses.
         ref = add(emulator, word, "success", at=0.6 - index * 0.04)
-        cases.append((ref, _model_type(ref)))
+        cases.append((ref, kind_of(ref).model))
     cases.append((add(emulator, "run", "failure", at=0.1), JobFailedError))
     cases.append((missing("task"), JobNotFoundError))
     cases.append((add(emulator, "variant-import", "partial", at=0.2), JobPartiallyFailedError))
@@ -385,12 +384,12 @@ async def test_every_kind_of_a_host_prefix_group_works_with_injection_on(
         "before-send.omics", lambda request, **_: hosts.add(urlsplit(request.url).hostname)
     )
     waiter = OmicsWaiter(
-        client, min_delay=0.05, max_delay=MAX_DELAY, max_tps=50, clock=ClampedClock()
+        client, min_delay=0.05, max_delay=MAX_DELAY, max_tps=50, clock=AnyioClock()
     )
     refs = [add(emulator, word, "success", at=0.2) for word in GROUPS[group]]
     with anyio.fail_after(10):
         results = await waiter.wait_many(refs, timeout=8)
-    assert [type(r) for r in results] == [_model_type(r) for r in refs], results
+    assert [type(r) for r in results] == [kind_of(r).model for r in refs], results
     assert hosts == {f"{group}-localhost"}
     assert emulator.stats.count("Unknown") == 0
 
@@ -417,16 +416,6 @@ async def test_a_task_of_a_run_not_visible_yet_is_waited_for_through_the_grace(
     assert [type(r) for r in results] == [Task]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: once enough tasks of a run are watched to sweep them with ListRunTasks, a "
-        "404 of that List (the run not visible yet) fails every task at once with "
-        "JobNotFoundError, ignoring not_found_grace, which a task polled with GetRunTask "
-        "gets (the test above): whether a wait survives eventual consistency depends on "
-        "how many of the run's tasks are watched (Scheduler._sweep, NotFound branch)."
-    ),
-)
 @pytest.mark.asyncio
 async def test_tasks_swept_together_get_the_same_grace(
     emulator: OmicsEmulator, make_client: MakeClient

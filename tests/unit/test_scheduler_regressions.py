@@ -1,7 +1,8 @@
-"""Scheduler and waiter bugs the kinds tests found, each reproduced in virtual time.
+"""Regression tests of scheduler and waiter bugs the kinds tests found, in virtual time.
 
-Each test is marked ``xfail(strict=True)`` with the bug's description: it passes once the
-bug is fixed, and then its mark must go. (Fixes belong to the scheduler's owners.)
+A clock read twice between deciding to sleep and sleeping (a negative sleep on a busy
+machine), a reference of no known kind registered halfway through a wait_many, and a
+batch whose List answered 404 failing its jobs without the not-found grace.
 """
 
 from __future__ import annotations
@@ -45,17 +46,6 @@ async def wait_with(clock: SteppingClock) -> None:
     await waiter.wait_for_activation_job(STORE, JOB, timeout=100)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Scheduler._lane checks that its next request is due later than now() and "
-        "then _idle() sleeps until - now(), reading the clock again: when time passed "
-        "between the readings (any busy machine), the delay is negative and anyio.sleep "
-        "raises ValueError, which ends the drive and reaches the caller as an "
-        "ExceptionGroup. _timekeeper's _idle(deadline) has the same race. (Seen on asyncio "
-        "in tests/test_kinds_matrix.py's quota tests, about 1 run in 10.)"
-    ),
-)
 def test_a_wait_survives_time_passing_between_two_readings_of_the_clock() -> None:
     # For some number k of readings between the lane's check and its sleep, a step of
     # 1/(k + 0.5) s puts the poll due between the two: try every k up to 40.
@@ -94,16 +84,6 @@ async def refused_then_another_wait() -> list[str]:
     return calls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: wait_many/watch_many check only that each ref is a JobRef; a JobRef of no "
-        "known kind is refused by kind_of() inside Scheduler.add, after the refs before it "
-        "were registered: the InvalidInputError names 'ref' (not 'refs'), and those jobs "
-        "stay registered to a view nobody holds, polled by every later wait until the "
-        "refused call's deadline."
-    ),
-)
 def test_a_refused_wait_many_registers_nothing() -> None:
     calls = anyio.run(refused_then_another_wait, backend="trio", backend_options=virtual())
     assert calls == ["refused, naming refs"]
