@@ -355,7 +355,16 @@ def test_wait_on_push_events_shows_the_push_mode_and_exits_0(moto_server: str) -
     pushing = EmulatorThread(seed=11, events_endpoint_url=moto_server)
     try:
         store = "2000000009"
-        job_id = pushing.add_job(store, ["1111111111"], [Step(0.5, "COMPLETED")])
+        # Changes while the command runs (a slow start on a busy machine included).
+        job_id = pushing.add_job(
+            store,
+            ["1111111111"],
+            [
+                Step(0.2, "IN_PROGRESS"),
+                Step(2.5, "IN_PROGRESS", sources={"1111111111": "IN_PROGRESS"}),
+                Step(4.0, "COMPLETED"),
+            ],
+        )
         run = cli(
             "wait",
             "activation",
