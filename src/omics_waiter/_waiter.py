@@ -30,6 +30,7 @@ from ._client import (
     open_omics_client,
     running_on_trio,
     trio_http_session,
+    watch_client_retries,
 )
 from ._clock import AnyioClock, Clock
 from ._errors import (
@@ -245,6 +246,7 @@ class OmicsWaiter:
             rate = DEFAULT_MAX_TPS if max_tps is None else check_rate("max_tps", max_tps)
             self._budget = RequestBudget(rate, clock=self._clock)
         self._api = OmicsApi(client, self._budget)
+        watch_client_retries(client, self._budget)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
         self._scheduler.reconcile_delay = check_seconds("reconcile_delay", reconcile_delay)
         self._events: Any = None  # an SqsEventSource, set by connect(events_queue_url=...)
