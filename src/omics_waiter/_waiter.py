@@ -44,6 +44,7 @@ from ._events import JobWatchFailed, PollRetrying, WatchEvent
 from ._kinds import Kind, kind_of
 from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
 from ._policy import Mode, Timing, verdict
+from ._push import EventSource
 from ._refs import JobRef, ReadSetActivationJobRef
 from ._scheduler import Scheduler, View
 from ._validation import (
@@ -249,7 +250,7 @@ class OmicsWaiter:
         watch_client_retries(client, self._budget)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
         self._scheduler.reconcile_delay = check_seconds("reconcile_delay", reconcile_delay)
-        self._events: Any = None  # an SqsEventSource, set by connect(events_queue_url=...)
+        self._events: EventSource | None = None  # set by connect(events_queue_url=...)
         self._task_group: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> OmicsWaiter:
@@ -265,7 +266,7 @@ class OmicsWaiter:
             task_group.start_soon(self._receive_events, self._events)
         return self
 
-    async def _receive_events(self, source: Any) -> None:
+    async def _receive_events(self, source: EventSource) -> None:
         """Feed push events to the scheduler as hints, for as long as the waiter is entered.
 
         Receiving failures and a queue quiet for twice `reconcile_delay` while jobs are
