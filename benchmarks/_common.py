@@ -44,6 +44,7 @@ class RssSampler:
         self._interval = interval
         self._stop = threading.Event()
         self.peak = 0
+        self.start = 0  # the RSS when the window opened
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _run(self) -> None:
@@ -52,7 +53,7 @@ class RssSampler:
             self._stop.wait(self._interval)
 
     def __enter__(self) -> RssSampler:
-        self.peak = rss_bytes()
+        self.peak = self.start = rss_bytes()
         self._thread.start()
         return self
 

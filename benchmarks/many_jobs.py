@@ -1,29 +1,48 @@
-"""Benchmark: waiting on many read set activation jobs at once, against a quota.
+"""Benchmark: waiting on many jobs at once, against a quota.
 
-Four contenders, run one after another in this process, each on a fresh emulator with the
-same seed and therefore an identical population of jobs (same IDs, read sets and durations):
+Two suites, each contender run one after another in this process on a fresh emulator with the
+same seed and therefore an identical population (same IDs, items and life cycles):
+
+Read set activation jobs (``--suite jobs``; 200 jobs in one sequence store):
 
 1. ``ours-many``: this library's many-job watch (``OmicsWaiter.watch_activation_jobs``),
    and ``ours-many-final``: the same with ``final_only=True``;
 2. ``aiobotocore``: aiobotocore's own waiter, ``read_set_activation_job_completed``, one
    ``wait()`` per job under ``asyncio.gather``, ``Delay`` = our ``min_delay``, the client's
    default retry configuration;
-3. ``ours-single``: this library's single-job waiter, one ``wait_for_activation_job`` per job
-   under ``asyncio.gather`` (no batching; all share one waiter and its request budget).
+3. ``ours-single``: this library's single-job waiter, one ``wait_for_activation_job`` per job,
+   each in its own task, on one waiter entered with ``async with`` (its background task runs
+   the scheduler);
+4. ``ours-single-handover``: the same on a waiter *not* entered with ``async with``: the
+   waiting consumers run the scheduler in turn (handover);
+5. ``ours-wait-many``: one ``wait_many`` over every job.
 
-Run (about 2-3 minutes at the defaults)::
+Runs (``--suite runs``; 200 runs, ListRuns filtered by each active status):
+``runs-wait-many``, ``runs-wait`` (one ``wait(RunRef)`` per run, each in its own task, inside
+``async with``), ``runs-wait-handover`` (the same without ``async with``) and
+``runs-aiobotocore`` (aiobotocore's ``run_completed`` waiter, one per run).
 
-    .venv/bin/python benchmarks/many_jobs.py                # table
+Run (about 12 minutes for both suites at the defaults, tracemalloc pass included)::
+
+    .venv/bin/python benchmarks/many_jobs.py                # tables
+    .venv/bin/python benchmarks/many_jobs.py --suite runs   # one suite
     .venv/bin/python benchmarks/many_jobs.py --json > out.json
 
 The emulator runs in a background thread of this process (own event loop), so the process's
 CPU time includes it; the "client CPU" row is the main thread's CPU time alone.
+
+Detection latency is the time the caller learned a job's final status (the watch's terminal
+event, or ``wait()`` returning or raising) minus the emulator's true completion time.
+``wait_many`` tells its caller only once, when every job is done, so for it the latency is
+taken when the job's final Get answer reached the client; for every contender of ours the
+table also shows how long the caller waited after that answer arrived ("answer -> caller").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
@@ -34,7 +53,7 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,22 +62,27 @@ from _common import EmulatorThread, RssSampler, max_rss_bytes, percentile
 
 from omics_waiter import (
     JobFailedError,
+    JobRef,
     JobStatusChanged,
     JobWatchFailed,
     OmicsWaiter,
     OmicsWaiterError,
     PollRetrying,
+    ReadSetActivationJobRef,
+    RunRef,
 )
 from omics_waiter.testing import Faults, OmicsEmulator
 
 REGION = "us-east-1"
 KEY = "testing"
 STORE_BASE = 1_000_000_000  # sequence store IDs: 10 digits
-FAILURE_RATE = 0.05  # per read set
+FAILURE_RATE = 0.05  # per read set (activation jobs), per task (runs)
 TERMINAL_FAILURES = {"FAILED", "COMPLETED_WITH_FAILURES", "CANCELLED"}
+PAGE = 100  # items per List page, as the library asks
+RUN_ACTIVE_STATUSES = 4  # ListRuns is swept once per active status: PENDING ... STOPPING
 
 
-# -- the population -----------------------------------------------------------------------
+# -- the populations ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,58 @@ class Population:
     def create(self, emu: OmicsEmulator) -> list[tuple[str, str]]:
         return [(store, emu.add_job(store, read_sets)) for store, read_sets in self.jobs]
 
+    @staticmethod
+    def ref(scope: str, job: str) -> JobRef[Any]:
+        return ReadSetActivationJobRef(scope, job)
+
+
+@dataclass(frozen=True)
+class RunPopulation:
+    """Runs with 1-3 tasks each; the emulator draws durations, tasks and outcomes."""
+
+    count: int
+
+    def create(self, emu: OmicsEmulator) -> list[tuple[str, str]]:
+        return [("run", emu.add_run(name=f"bench-{i}")) for i in range(self.count)]
+
+    @staticmethod
+    def ref(scope: str, job: str) -> JobRef[Any]:
+        return RunRef(job)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    title: str
+    get_op: str
+    list_op: str
+    sdk_waiter: str  # botocore's waiter name
+
+    def pages(self, jobs: int, stores: int) -> int:
+        """List pages of one full sweep with every job watched (an upper bound for runs)."""
+        if self.name == "runs":
+            # One List per active status; 200 runs spread over them fill at most one status
+            # past its first page.
+            return RUN_ACTIVE_STATUSES + math.ceil(jobs / PAGE) - 1
+        per_store = math.ceil(jobs / stores)
+        return stores * math.ceil(per_store / PAGE)
+
+    def polling_limit(self, jobs: int, stores: int, quota: float) -> float:
+        """Half a List sweep at the quota, plus one Get at the quota (seconds)."""
+        return self.pages(jobs, stores) / (2 * quota) + 1 / quota
+
+
+SUITES = {
+    "jobs": Suite(
+        "jobs",
+        "read set activation jobs",
+        "GetReadSetActivationJob",
+        "ListReadSetActivationJobs",
+        "read_set_activation_job_completed",
+    ),
+    "runs": Suite("runs", "runs", "GetRun", "ListRuns", "run_completed"),
+}
+
 
 # -- results ------------------------------------------------------------------------------
 
@@ -91,8 +167,11 @@ class Outcome:
     verdicts: dict[str, str] = field(default_factory=dict)  # job -> final status
     failures: dict[str, str] = field(default_factory=dict)  # job -> reason
     arrivals: dict[str, float] = field(default_factory=dict)  # job -> clock time
+    answers: dict[str, float] = field(default_factory=dict)  # job -> first final Get answer
     notes: dict[str, Any] = field(default_factory=dict)
-    stores: dict[str, str] = field(default_factory=dict)  # job -> store
+    stores: dict[str, str] = field(default_factory=dict)  # job -> store ("run" for runs)
+    #: "caller": arrivals are when the caller was told; "answer": when the final Get landed.
+    measured_at: str = "caller"
 
     def created(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         self.stores.update((job, store) for store, job in pairs)
@@ -105,19 +184,25 @@ class Outcome:
         else:
             self.failures[job] = failure or "unknown"
 
+    def answered(self, job: str) -> None:
+        self.answers.setdefault(job, _common.clock())
+
 
 @dataclass
 class Result:
     name: str
+    suite: str
     wall: float
     requests: dict[str, dict[str, int]]
     cpu_process: float
     cpu_client: float
     peak_rss: int
+    start_rss: int
     max_rss: int
     tracemalloc_peak: int | None
     outcome: Outcome
     latencies: list[float]
+    handoffs: list[float]  # answer -> caller, per job
     wrong_verdicts: int
     population: str
 
@@ -136,6 +221,7 @@ class Result:
         lat = self.latencies
         return {
             "contender": self.name,
+            "suite": self.suite,
             "wall_seconds": round(self.wall, 3),
             "requests": self.requests,
             "requests_total": self.total_requests,
@@ -146,6 +232,7 @@ class Result:
             "failed_waits": len(self.outcome.failures),
             "failure_reasons": dict(Counter(self.outcome.failures.values())),
             "detection_latency_seconds": {
+                "measured_at": self.outcome.measured_at,
                 "n": len(lat),
                 "p50": percentile(lat, 50),
                 "p95": percentile(lat, 95),
@@ -153,9 +240,16 @@ class Result:
                 "mean": sum(lat) / len(lat) if lat else None,
                 "p50_all_jobs_failed_as_never": _all_jobs_p50(self),
             },
+            "answer_to_caller_seconds": {
+                "n": len(self.handoffs),
+                "p50": percentile(self.handoffs, 50),
+                "p95": percentile(self.handoffs, 95),
+                "max": max(self.handoffs) if self.handoffs else None,
+            },
             "cpu_seconds_process": round(self.cpu_process, 3),
             "cpu_seconds_client_thread": round(self.cpu_client, 3),
             "peak_rss_bytes_in_run": self.peak_rss,
+            "rss_bytes_at_start_of_run": self.start_rss,
             "ru_maxrss_bytes_after_run": self.max_rss,
             "tracemalloc_peak_bytes": self.tracemalloc_peak,
             "population_fingerprint": self.population,
@@ -165,7 +259,12 @@ class Result:
 
 # -- contenders ---------------------------------------------------------------------------
 
-Runner = Callable[[str, Population, OmicsEmulator, argparse.Namespace], Awaitable[Outcome]]
+AnyPopulation = Population | RunPopulation
+Runner = Callable[[str, AnyPopulation, OmicsEmulator, argparse.Namespace], Awaitable[Outcome]]
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"min_delay": args.min_delay, "max_delay": args.max_delay, "max_tps": args.quota}
 
 
 def _connect(url: str, args: argparse.Namespace) -> Any:
@@ -174,15 +273,53 @@ def _connect(url: str, args: argparse.Namespace) -> Any:
         region_name=REGION,
         aws_access_key_id=KEY,
         aws_secret_access_key=KEY,
-        min_delay=args.min_delay,
-        max_delay=args.max_delay,
-        max_tps=args.quota,
+        **_options(args),
     )
+
+
+@contextlib.asynccontextmanager
+async def _unentered(url: str, args: argparse.Namespace) -> AsyncIterator[OmicsWaiter]:
+    """A waiter never entered with ``async with``: its consumers run the scheduler in turn.
+
+    Its client is the one `OmicsWaiter.connect` makes (the same private helper), so only
+    the handover differs.
+    """
+    from omics_waiter._client import open_omics_client
+
+    async with open_omics_client(
+        region_name=REGION,
+        endpoint_url=url,
+        profile_name=None,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=KEY,
+        aws_session_token=None,
+        connect_timeout=10.0,
+        read_timeout=30.0,
+    ) as client:
+        yield OmicsWaiter(client, **_options(args))
+
+
+def _record_answers(waiter: OmicsWaiter, out: Outcome) -> None:
+    """Note when each job's first final Get answer reaches the client.
+
+    Wraps the waiter's request layer for this benchmark only (a private attribute): it
+    changes no decision, it only reads the answers on their way in.
+    """
+    api = waiter._api
+    original = api.get
+
+    async def get(kind: Any, ref: JobRef[Any], **kwargs: Any) -> Any:
+        job = await original(kind, ref, **kwargs)
+        if kind.is_terminal(str(job.status)):
+            out.answered(ref.ids[-1])
+        return job
+
+    api.get = get  # type: ignore[method-assign]
 
 
 async def ours_many(
     url: str,
-    population: Population,
+    population: AnyPopulation,
     emu: OmicsEmulator,
     args: argparse.Namespace,
     *,
@@ -191,6 +328,7 @@ async def ours_many(
     out = Outcome()
     events: Counter[str] = Counter()
     async with _connect(url, args) as waiter:
+        _record_answers(waiter, out)
         pairs = out.created(population.create(emu))
         watch = waiter.watch_activation_jobs(pairs, timeout=args.timeout, final_only=final_only)
         async for event in watch:
@@ -206,11 +344,12 @@ async def ours_many(
 
 
 async def ours_single(
-    url: str, population: Population, emu: OmicsEmulator, args: argparse.Namespace
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
 ) -> Outcome:
     out = Outcome()
 
     async with _connect(url, args) as waiter:
+        _record_answers(waiter, out)
 
         async def one(store: str, job: str) -> None:
             try:
@@ -227,8 +366,74 @@ async def ours_single(
     return out
 
 
+async def _concurrent_waits(
+    waiter: OmicsWaiter,
+    population: AnyPopulation,
+    emu: OmicsEmulator,
+    args: argparse.Namespace,
+    out: Outcome,
+) -> None:
+    """One ``wait()`` per job, each in a task of its own, as request handlers would."""
+    _record_answers(waiter, out)
+
+    async def one(scope: str, job: str) -> None:
+        try:
+            final = await waiter.wait(population.ref(scope, job), timeout=args.timeout)
+        except JobFailedError as exc:  # a verdict: FAILED, COMPLETED_WITH_FAILURES, ...
+            out.settle(job, status=str(exc.job.status))
+        except OmicsWaiterError as exc:
+            out.settle(job, failure=type(exc).__name__)
+        else:
+            out.settle(job, status=str(final.status))
+
+    pairs = out.created(population.create(emu))
+    tasks = [asyncio.create_task(one(scope, job)) for scope, job in pairs]
+    await asyncio.gather(*tasks)
+
+
+async def ours_waits(
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
+) -> Outcome:
+    out = Outcome()
+    async with _connect(url, args) as waiter:
+        await _concurrent_waits(waiter, population, emu, args, out)
+    return out
+
+
+async def ours_waits_handover(
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
+) -> Outcome:
+    out = Outcome()
+    async with _unentered(url, args) as waiter:
+        await _concurrent_waits(waiter, population, emu, args, out)
+    return out
+
+
+async def ours_wait_many(
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
+) -> Outcome:
+    out = Outcome(measured_at="answer")
+    async with _connect(url, args) as waiter:
+        _record_answers(waiter, out)
+        pairs = out.created(population.create(emu))
+        refs = [population.ref(scope, job) for scope, job in pairs]
+        outcomes = await waiter.wait_many(refs, timeout=args.timeout)
+        returned = _common.clock()
+    for (_, job), outcome in zip(pairs, outcomes, strict=True):
+        if isinstance(outcome, JobFailedError):
+            out.settle(job, status=str(outcome.job.status))
+        elif isinstance(outcome, BaseException):
+            out.settle(job, failure=type(outcome).__name__)
+        else:
+            out.settle(job, status=str(outcome.status))
+        # The caller is told of every job at once, at the end: take each job's final answer.
+        out.arrivals[job] = out.answers.get(job, returned)
+    out.notes["returned_at"] = returned
+    return out
+
+
 async def sdk_waiter(
-    url: str, population: Population, emu: OmicsEmulator, args: argparse.Namespace
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
 ) -> Outcome:
     import aiobotocore.session
     from aiobotocore.config import AioConfig
@@ -239,6 +444,7 @@ async def sdk_waiter(
     # "Enough attempts": the longest job's duration, three times over, at Delay apart.
     max_attempts = math.ceil(3 * high / args.min_delay) + 1
     waiter_config = {"Delay": args.min_delay, "MaxAttempts": max_attempts}
+    runs = isinstance(population, RunPopulation)
     session = aiobotocore.session.get_session()
     async with session.create_client(
         "omics",
@@ -252,13 +458,12 @@ async def sdk_waiter(
         out.notes["client_retries"] = retries or "botocore default (legacy mode, 5 attempts)"
         out.notes["client_max_pool_connections"] = client.meta.config.max_pool_connections
         out.notes["waiter_config"] = waiter_config
-        waiter = client.get_waiter("read_set_activation_job_completed")
+        waiter = client.get_waiter(SUITES["runs" if runs else "jobs"].sdk_waiter)
 
         async def one(store: str, job: str) -> None:
+            params = {"id": job} if runs else {"sequenceStoreId": store, "id": job}
             try:
-                response = await waiter.wait(
-                    sequenceStoreId=store, id=job, WaiterConfig=waiter_config
-                )
+                response = await waiter.wait(**params, WaiterConfig=waiter_config)
             except WaiterError as exc:
                 last = exc.last_response or {}
                 status = last.get("status")
@@ -281,16 +486,38 @@ async def sdk_waiter(
 
 
 async def ours_many_final(
-    url: str, population: Population, emu: OmicsEmulator, args: argparse.Namespace
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
 ) -> Outcome:
     return await ours_many(url, population, emu, args, final_only=True)
 
 
-CONTENDERS: dict[str, tuple[str, Runner]] = {
-    "ours-many": ("omics-waiter watch_activation_jobs", ours_many),
-    "ours-many-final": ("omics-waiter watch_activation_jobs(final_only=True)", ours_many_final),
-    "aiobotocore": ("aiobotocore waiter, one per job", sdk_waiter),
-    "ours-single": ("omics-waiter wait_for_activation_job, one per job", ours_single),
+CONTENDERS: dict[str, tuple[str, str, Runner]] = {
+    "ours-many": ("jobs", "omics-waiter watch_activation_jobs", ours_many),
+    "ours-many-final": (
+        "jobs",
+        "omics-waiter watch_activation_jobs(final_only=True)",
+        ours_many_final,
+    ),
+    "aiobotocore": ("jobs", "aiobotocore waiter, one per job", sdk_waiter),
+    "ours-single": (
+        "jobs",
+        "omics-waiter wait_for_activation_job, one task per job, async with",
+        ours_single,
+    ),
+    "ours-single-handover": (
+        "jobs",
+        "omics-waiter wait(), one task per job, no async with (handover)",
+        ours_waits_handover,
+    ),
+    "ours-wait-many": ("jobs", "omics-waiter wait_many over every job", ours_wait_many),
+    "runs-wait-many": ("runs", "omics-waiter wait_many over every run", ours_wait_many),
+    "runs-wait": ("runs", "omics-waiter wait(RunRef), one task per run, async with", ours_waits),
+    "runs-wait-handover": (
+        "runs",
+        "omics-waiter wait(RunRef), one task per run, no async with (handover)",
+        ours_waits_handover,
+    ),
+    "runs-aiobotocore": ("runs", "aiobotocore run_completed waiter, one per run", sdk_waiter),
 }
 
 
@@ -298,9 +525,9 @@ CONTENDERS: dict[str, tuple[str, Runner]] = {
 
 
 def _run_one(
-    name: str, population: Population, args: argparse.Namespace, *, trace: bool = False
+    name: str, population: AnyPopulation, args: argparse.Namespace, *, trace: bool = False
 ) -> Result:
-    _, runner = CONTENDERS[name]
+    suite, _, runner = CONTENDERS[name]
     low, high = args.durations
 
     def make() -> OmicsEmulator:
@@ -329,6 +556,7 @@ def _run_one(
         requests = emu.stats.requests
         # Ground truth, from the emulator: each job's final status and completion time.
         latencies = []
+        handoffs = []
         wrong = 0
         for job_id, status in outcome.verdicts.items():
             if emu.job_state(outcome.stores[job_id], job_id)["status"] != status:
@@ -338,48 +566,66 @@ def _run_one(
                 wrong += 1  # a verdict before the job finished
             else:
                 latencies.append(outcome.arrivals[job_id] - done)
+            answer = outcome.answers.get(job_id)
+            if answer is not None and outcome.measured_at == "caller":
+                handoffs.append(outcome.arrivals[job_id] - answer)
+        returned = outcome.notes.get("returned_at")
+        if returned is not None:
+            last = max(
+                (t for t in map(emu.completion_time, outcome.stores) if t is not None),
+                default=None,
+            )
+            if last is not None:
+                outcome.notes["returned_after_last_completion_s"] = round(returned - last, 3)
+            del outcome.notes["returned_at"]
         fingerprint = _fingerprint(emu)
     return Result(
         name=name,
+        suite=suite,
         wall=wall,
         requests=requests,
         cpu_process=cpu,
         cpu_client=cpu_client,
         peak_rss=rss.peak,
+        start_rss=rss.start,
         max_rss=max_rss_bytes(),
         tracemalloc_peak=traced_peak,
         outcome=outcome,
         latencies=latencies,
+        handoffs=handoffs,
         wrong_verdicts=wrong,
         population=fingerprint,
     )
 
 
 def _fingerprint(emu: OmicsEmulator) -> str:
-    """A digest of every job's ID, read sets and scheduled life cycle (to compare contenders)."""
+    """A digest of every job's ID, items and scheduled life cycle (to compare contenders)."""
     jobs = emu._jobs._jobs  # the emulator's private job store, read only
     digest = hashlib.sha256()
     for job in jobs.values():
         steps = [(round(s.at, 6), s.status) for s in job.timeline]
-        digest.update(json.dumps([job.id, job.read_set_ids, steps]).encode())
+        digest.update(json.dumps([job.id, list(job.item_keys), steps]).encode())
     return digest.hexdigest()[:12]
 
 
 # -- reporting ----------------------------------------------------------------------------
 
-OPS = ("GetReadSetActivationJob", "ListReadSetActivationJobs")
 
-
-def render(results: list[Result], args: argparse.Namespace) -> str:
+def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) -> str:
     header = ["", *(r.name for r in results)]
+    limit = suite.polling_limit(args.jobs, args.stores, args.quota)
 
     def row(label: str, fn: Callable[[Result], Any]) -> list[Any]:
         return [label, *(fn(r) for r in results)]
 
+    def p95_ratio(r: Result) -> str:
+        p95 = percentile(r.latencies, 95)
+        return "-" if p95 is None else f"{p95 / limit:.1f}x"
+
     rows = [
         row("wall time (s)", lambda r: f"{r.wall:.1f}"),
-        row("requests: Get", lambda r: r.requests_by_op(OPS[0])),
-        row("requests: List", lambda r: r.requests_by_op(OPS[1])),
+        row("requests: Get", lambda r: r.requests_by_op(suite.get_op)),
+        row("requests: List", lambda r: r.requests_by_op(suite.list_op)),
         row("requests: total", lambda r: r.total_requests),
         row("throttled responses (429)", lambda r: r.throttled),
         row("verdicts (true final status)", lambda r: len(r.outcome.verdicts)),
@@ -392,44 +638,45 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
             "detection latency max (s)",
             lambda r: _common.seconds(max(r.latencies) if r.latencies else None),
         ),
+        row("p95 / polling limit", p95_ratio),
+        row("latency taken when", lambda r: _taken_when(r)),
+        row(
+            "answer -> caller p95 (s)",
+            lambda r: _common.seconds(percentile(r.handoffs, 95)),
+        ),
         row("CPU s, process (incl. emulator)", lambda r: f"{r.cpu_process:.1f}"),
         row("CPU s, client thread", lambda r: f"{r.cpu_client:.1f}"),
         row("peak RSS in run (MiB)", lambda r: _common.mib(r.peak_rss)),
+        row("RSS growth in run (MiB)", lambda r: _common.mib(r.peak_rss - r.start_rss)),
         row("ru_maxrss after run (MiB)", lambda r: _common.mib(r.max_rss)),
         row("tracemalloc peak (MiB, own pass)", lambda r: _common.mib(r.tracemalloc_peak)),
     ]
     lines = [
-        f"{args.jobs} jobs, quota {args.quota:g} TPS per operation, durations "
+        f"{suite.title}: {args.jobs} jobs, quota {args.quota:g} TPS per operation, durations "
         f"{args.durations[0]:g}-{args.durations[1]:g} s, seed {args.seed}, "
         f"min_delay {args.min_delay:g} s (= SDK Delay), max_delay {args.max_delay:g} s, "
-        f"{args.stores} store(s), response latency {args.latency:g} s",
+        + (f"{args.stores} store(s), " if suite.name == "jobs" else "")
+        + f"response latency {args.latency:g} s",
+        f"polling limit: {suite.pages(args.jobs, args.stores)} List page(s) a sweep / "
+        f"(2 x {args.quota:g} TPS) + 1 Get / {args.quota:g} TPS = {limit:.3f} s",
         "",
         _common.table(header, rows),
     ]
     failures = {r.name: dict(Counter(r.outcome.failures.values())) for r in results}
     if any(failures.values()):
         lines += ["", "failed waits by reason: " + json.dumps(failures)]
+    returned = {
+        r.name: r.outcome.notes["returned_after_last_completion_s"]
+        for r in results
+        if "returned_after_last_completion_s" in r.outcome.notes
+    }
+    if returned:
+        lines += [
+            "",
+            "wait_many returned after the last job's completion (s): " + json.dumps(returned),
+        ]
     by_name = {r.name: r for r in results}
-    ours, sdk = by_name.get("ours-many"), by_name.get("aiobotocore")
-    if ours and sdk:
-        lines.append("")
-        lines.append("targets (ours-many vs aiobotocore):")
-        ours_p50, sdk_p50 = percentile(ours.latencies, 50), percentile(sdk.latencies, 50)
-        ratio = sdk_p50 / ours_p50 if ours_p50 and sdk_p50 else None
-        fewer = sdk.total_requests / ours.total_requests if ours.total_requests else None
-        lines.append(
-            f"  zero failed waits: {len(ours.outcome.failures) == 0} ({len(ours.outcome.failures)})"
-        )
-        lines.append(f"  zero throttled responses: {ours.throttled == 0} ({ours.throttled})")
-        lines.append(
-            f"  median latency >= 10x lower: {ratio is not None and ratio >= 10} "
-            f"({'-' if ratio is None else f'{ratio:.1f}x'}; aiobotocore's p50 counts only the "
-            f"{len(sdk.latencies)} waits that reached a verdict)"
-        )
-        lines.append(
-            f"  >= 5x fewer requests: {fewer is not None and fewer >= 5} "
-            f"({'-' if fewer is None else f'{fewer:.1f}x'})"
-        )
+    lines += _targets(by_name, suite, limit)
     populations = {r.population for r in results}
     lines.append("")
     lines.append(
@@ -438,6 +685,75 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
         + f" (fingerprint {next(iter(populations))})"
     )
     return "\n".join(lines)
+
+
+def _taken_when(result: Result) -> str:
+    if result.outcome.measured_at == "answer":
+        return "final answer"
+    return "caller told"
+
+
+def _targets(by_name: dict[str, Result], suite: Suite, limit: float) -> list[str]:
+    lines: list[str] = []
+    if suite.name == "jobs":
+        ours, sdk = by_name.get("ours-many"), by_name.get("aiobotocore")
+        if ours and sdk:
+            lines += ["", "targets of issue 4 (ours-many vs aiobotocore):"]
+            ours_p50, sdk_p50 = percentile(ours.latencies, 50), percentile(sdk.latencies, 50)
+            ratio = sdk_p50 / ours_p50 if ours_p50 and sdk_p50 else None
+            fewer = sdk.total_requests / ours.total_requests if ours.total_requests else None
+            lines.append(
+                f"  zero failed waits: {len(ours.outcome.failures) == 0} "
+                f"({len(ours.outcome.failures)})"
+            )
+            lines.append(f"  zero throttled responses: {ours.throttled == 0} ({ours.throttled})")
+            lines.append(
+                f"  median latency >= 10x lower: {ratio is not None and ratio >= 10} "
+                f"({'-' if ratio is None else f'{ratio:.1f}x'}; aiobotocore's p50 counts only "
+                f"the {len(sdk.latencies)} waits that reached a verdict)"
+            )
+            lines.append(
+                f"  >= 5x fewer requests: {fewer is not None and fewer >= 5} "
+                f"({'-' if fewer is None else f'{fewer:.1f}x'})"
+            )
+        many = by_name.get("ours-wait-many")
+        singles = [by_name.get("ours-single"), by_name.get("ours-single-handover")]
+    else:
+        many = by_name.get("runs-wait-many")
+        singles = [by_name.get("runs-wait"), by_name.get("runs-wait-handover")]
+    present = [r for r in singles if r is not None]
+    if many is None and not present:
+        return lines
+    lines += ["", "targets of issue 10:"]
+    for single in present:
+        if many is not None and many.total_requests:
+            ratio = single.total_requests / many.total_requests
+            p50s = percentile(single.latencies, 50), percentile(many.latencies, 50)
+            p95s = percentile(single.latencies, 95), percentile(many.latencies, 95)
+            lines.append(
+                f"  {single.name} requests <= 1.2x {many.name}'s: {ratio <= 1.2} "
+                f"({ratio:.2f}x: {single.total_requests} vs {many.total_requests}; "
+                f"p50 {_common.seconds(p50s[0])} vs {_common.seconds(p50s[1])} s, "
+                f"p95 {_common.seconds(p95s[0])} vs {_common.seconds(p95s[1])} s)"
+            )
+    for result in [*present, *([many] if many is not None else [])]:
+        p95 = percentile(result.latencies, 95)
+        ok = p95 is not None and p95 <= 5 * limit
+        lines.append(
+            f"  {result.name} p95 <= 5x the polling limit ({5 * limit:.3f} s): {ok} "
+            f"({_common.seconds(p95)} s = "
+            f"{'-' if p95 is None else f'{p95 / limit:.1f}x'})"
+        )
+    return lines
+
+
+def render(results: list[Result], args: argparse.Namespace) -> str:
+    parts = []
+    for suite in SUITES.values():
+        mine = [r for r in results if r.suite == suite.name]
+        if mine:
+            parts.append(render_suite(mine, args, suite))
+    return "\n\n".join(parts)
 
 
 def _all_jobs_p50(result: Result) -> str:
@@ -461,7 +777,7 @@ def _durations(text: str) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=200, help="jobs per contender (200)")
+    parser.add_argument("--jobs", type=int, default=200, help="jobs (or runs) per contender (200)")
     parser.add_argument(
         "--quota", type=float, default=20.0, help="emulator quota, TPS per operation (20)"
     )
@@ -490,7 +806,13 @@ def main(argv: list[str] | None = None) -> int:
         help="our wait timeout (default: 4x max duration + 60)",
     )
     parser.add_argument(
-        "--only", action="append", choices=sorted(CONTENDERS), help="run only these contenders"
+        "--suite",
+        choices=["all", *SUITES],
+        default="all",
+        help="activation jobs, runs, or both (all)",
+    )
+    parser.add_argument(
+        "--only", action="append", choices=list(CONTENDERS), help="run only these contenders"
     )
     parser.add_argument(
         "--no-tracemalloc",
@@ -502,16 +824,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.timeout is None:
         args.timeout = 4 * args.durations[1] + 60
-    population = Population.draw(args.seed, args.jobs, args.stores)
-    names = [n for n in CONTENDERS if not args.only or n in args.only]
+    populations: dict[str, AnyPopulation] = {
+        "jobs": Population.draw(args.seed, args.jobs, args.stores),
+        "runs": RunPopulation(args.jobs),
+    }
+    names = [
+        n
+        for n, (suite, _, _) in CONTENDERS.items()
+        if (not args.only or n in args.only) and args.suite in ("all", suite)
+    ]
     results = []
     started = time.perf_counter()
     for name in names:
-        print(f"running {name}: {CONTENDERS[name][0]} ...", file=sys.stderr, flush=True)
-        result = _run_one(name, population, args)
+        suite, title, _ = CONTENDERS[name]
+        print(f"running {name}: {title} ...", file=sys.stderr, flush=True)
+        result = _run_one(name, populations[suite], args)
         print(
             f"  {name}: {result.wall:.1f}s, {result.total_requests} requests, "
-            f"{len(result.outcome.failures)} failed waits",
+            f"{len(result.outcome.failures)} failed waits, p95 "
+            f"{_common.seconds(percentile(result.latencies, 95))} s",
             file=sys.stderr,
             flush=True,
         )
@@ -521,10 +852,10 @@ def main(argv: list[str] | None = None) -> int:
         # markedly), so it gets a pass of its own on the same population; only its peak is kept.
         for result in results:
             print(f"tracemalloc pass: {result.name} ...", file=sys.stderr, flush=True)
-            traced = _run_one(result.name, population, args, trace=True)
+            traced = _run_one(result.name, populations[result.suite], args, trace=True)
             result.tracemalloc_peak = traced.tracemalloc_peak
     total = time.perf_counter() - started
-    text = render(results, args) + f"\ntotal run time: {total:.0f} s"
+    text = render(results, args) + f"\n\ntotal run time: {total:.0f} s"
     if args.json:
         print(text, file=sys.stderr)
         payload = {
@@ -538,8 +869,12 @@ def main(argv: list[str] | None = None) -> int:
                 "stores": args.stores,
                 "latency": args.latency,
                 "timeout": args.timeout,
-                "failure_rate_per_read_set": FAILURE_RATE,
+                "failure_rate_per_item": FAILURE_RATE,
                 "tracemalloc": args.tracemalloc,
+                "polling_limit_seconds": {
+                    name: suite.polling_limit(args.jobs, args.stores, args.quota)
+                    for name, suite in SUITES.items()
+                },
             },
             "machine": {
                 "python": sys.version.split()[0],

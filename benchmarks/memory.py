@@ -11,13 +11,20 @@ Jobs last long (``--durations``, default 60-1800 s), so most are still running a
 the watch keeps all 10,000 in play: List sweeps every 1-5 s, a Get for each job on first sight
 and on each status change.
 
+The watch is measured twice, each time in a fresh child: with tracemalloc on (``ours``: RSS,
+traced memory, and where the memory goes: tracemalloc's top allocations by line and by file,
+from the idle baseline to the end), and without it (``ours-untraced``: RSS alone, since tracing
+itself costs memory for every block it tracks). The idle baseline is the first sample: imports
+done, the waiter connected and entered, garbage collected, no job watched yet. The target of
+issue 10 is RSS over that baseline, untraced, at most 50 MiB.
+
 Optionally (``--naive``), the same population watched the naive way: one aiobotocore waiter per
 job under ``asyncio.gather``, for a shorter window (``--naive-seconds``), to compare memory.
 
 Run::
 
-    .venv/bin/python benchmarks/memory.py               # 180 s, plus the naive comparison
-    .venv/bin/python benchmarks/memory.py --quick       # 20 s + 10 s, about 50 s in all
+    .venv/bin/python benchmarks/memory.py               # 2 x 180 s, plus the naive comparison
+    .venv/bin/python benchmarks/memory.py --quick       # 2 x 20 s + 10 s, about 80 s in all
     .venv/bin/python benchmarks/memory.py --json > memory.json
 """
 
@@ -154,6 +161,7 @@ async def _ours(url: str, pairs: list[tuple[str, str]], args: argparse.Namespace
         gc.collect()
         sampler = Sampler(counters)
         sampler.sample()
+        baseline = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
         watch = waiter.watch_activation_jobs(pairs, timeout=args.seconds * 10)
 
         async def consume() -> None:
@@ -172,10 +180,43 @@ async def _ours(url: str, pairs: list[tuple[str, str]], args: argparse.Namespace
 
         task = asyncio.create_task(consume())
         await _sample_for(sampler, args)
+        if baseline is not None:
+            gc.collect()
+            for key, rows in _top_allocations(baseline, tracemalloc.take_snapshot()).items():
+                counters[key] = rows  # type: ignore[assignment]
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await watch.aclose()
     return sampler.samples, dict(counters)
+
+
+def _top_allocations(baseline: Any, end: Any, limit: int = 20) -> dict[str, Any]:
+    """What the watch holds that the idle process did not: tracemalloc's top lines and files."""
+    ignore = (tracemalloc.Filter(False, tracemalloc.__file__),)
+    baseline, end = baseline.filter_traces(ignore), end.filter_traces(ignore)
+
+    def top(key: str) -> list[list[Any]]:
+        rows = []
+        for stat in end.compare_to(baseline, key)[:limit]:
+            frame = stat.traceback[0]
+            where = (
+                f"{_short(frame.filename)}:{frame.lineno}"
+                if key == "lineno"
+                else (_short(frame.filename))
+            )
+            rows.append([where, stat.size_diff, stat.count_diff])
+        return rows
+
+    return {"top_lines": top("lineno"), "top_files": top("filename")}
+
+
+def _short(filename: str) -> str:
+    """A path from its package on (site-packages/, src/ and the standard library cut off)."""
+    for marker in ("site-packages/", "/src/", "/lib/python3"):
+        if marker in filename:
+            rest = filename.split(marker, 1)[1]
+            return rest.split("/", 1)[1] if marker == "/lib/python3" else rest
+    return filename
 
 
 async def _naive(url: str, pairs: list[tuple[str, str]], args: argparse.Namespace) -> Any:
@@ -230,9 +271,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     }
     emulator = EmulatorProcess(settings)
     with emulator as (url, pairs):
-        tracemalloc.start()
+        if args.mode != "ours-untraced":
+            tracemalloc.start()
         base_rss = rss_bytes()
-        run = _ours if args.mode == "ours" else _naive
+        run = _naive if args.mode == "naive" else _ours
         samples, counters = asyncio.run(run(url, pairs, args))
         traced_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
@@ -240,6 +282,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "mode": args.mode,
         "seconds": args.seconds,
         "rss_before_client": base_rss,
+        "traced": args.mode != "ours-untraced",
         "samples": samples,
         "counters": counters,
         "tracemalloc_peak": traced_peak,
@@ -361,9 +404,42 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 else "-"
             ),
             f"requests: {json.dumps(per_op)}, throttled {throttled}; counters: "
-            f"{json.dumps(result['counters'])}",
+            f"{json.dumps(_plain(result['counters']))}",
         ]
+        first = samples[0]
+        over_rss = rss["max"] - first["rss"]
+        line = (
+            f"over the idle baseline (t=0: {_common.mib(first['rss'])} MiB RSS): "
+            f"peak RSS +{_common.mib(over_rss)} MiB"
+        )
+        if result.get("traced", True):
+            over_traced = result["tracemalloc_peak"] - first["traced"]
+            line += f", peak traced +{_common.mib(over_traced)} MiB (tracemalloc on)"
+        else:
+            line += " (tracemalloc off); target <= 50 MiB: " + (
+                "met" if over_rss <= 50 * 2**20 else "NOT met"
+            )
+        lines.append(line)
+        counters = result["counters"]
+        for key, title in (("top_files", "file"), ("top_lines", "line")):
+            if counters.get(key):
+                lines += [
+                    "",
+                    f"top allocations by {title}, end minus idle baseline (tracemalloc):",
+                    "",
+                    _common.table(
+                        [title, "MiB", "blocks"],
+                        [
+                            [w, f"{size / 2**20:+.2f}", f"{count:+d}"]
+                            for w, size, count in counters[key]
+                        ],
+                    ),
+                ]
     return "\n".join(lines)
+
+
+def _plain(counters: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in counters.items() if not k.startswith("top_")}
 
 
 def _durations(text: str) -> tuple[float, float]:
@@ -393,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--naive-seconds", type=float, default=30.0)
     parser.add_argument("--json", action="store_true", help="JSON on stdout (tables on stderr)")
-    parser.add_argument("--child", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=["ours", "ours-untraced", "naive"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = 20.0
@@ -406,7 +484,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(child(args), sys.stdout)
         return 0
     started = time.perf_counter()
-    results = [_run_child("ours", args, args.seconds)]
+    results = [
+        _run_child("ours", args, args.seconds),
+        _run_child("ours-untraced", args, args.seconds),
+    ]
     if args.naive:
         results.append(_run_child("naive", args, args.naive_seconds))
     total = time.perf_counter() - started
