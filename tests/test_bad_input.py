@@ -16,13 +16,27 @@ from typing import Any
 import anyio
 import pytest
 
+from kinds_table import job as kind_job
+from kinds_table import response_ref
 from omics_waiter import (
     ActivationJob,
     ActivationJobStatus,
     ActivationSource,
+    AnnotationImportJobRef,
     InvalidInputError,
     OmicsWaiter,
+    ReadSetActivationJobRef,
+    ReadSetExportJobRef,
+    ReadSetImportJobRef,
+    ReferenceImportJobRef,
+    Run,
+    RunRef,
+    RunStatus,
     SourceStatus,
+    TaskRef,
+    VariantImportJobRef,
+    WorkflowRef,
+    WorkflowVersionRef,
 )
 from omics_waiter._budget import RequestBudget
 from omics_waiter._clock import AnyioClock
@@ -43,7 +57,26 @@ VALID: dict[str, dict[str, Any]] = {
     "watch_activation_jobs": {"jobs": [(STORE, JOB)], "timeout": 5},
     "start_activation_job": {"sequence_store_id": STORE, "read_set_ids": [R1]},
     "list_activation_jobs": {"sequence_store_id": STORE},
+    # The generic API, over jobs of any kind.
+    "wait": {"ref": RunRef("1234567"), "timeout": 5},
+    "watch": {"ref": RunRef("1234567"), "timeout": 5},
+    "wait_many": {"refs": [RunRef("1234567"), TaskRef("1234567", "7654321")], "timeout": 5},
+    "watch_many": {"refs": [RunRef("1234567"), TaskRef("1234567", "7654321")], "timeout": 5},
 }
+# Each reference type, with valid IDs.
+REFS = {
+    ReadSetActivationJobRef: {"sequence_store_id": STORE, "job_id": JOB},
+    ReadSetImportJobRef: {"sequence_store_id": STORE, "job_id": JOB},
+    ReadSetExportJobRef: {"sequence_store_id": STORE, "job_id": JOB},
+    ReferenceImportJobRef: {"reference_store_id": STORE, "job_id": JOB},
+    RunRef: {"run_id": "1234567"},
+    TaskRef: {"run_id": "1234567", "task_id": "7654321"},
+    VariantImportJobRef: {"job_id": "0123abcd-0123-4567-89ab-0123456789ab"},
+    AnnotationImportJobRef: {"job_id": "0123abcd-0123-4567-89ab-0123456789ab"},
+    WorkflowRef: {"workflow_id": "1234567"},
+    WorkflowVersionRef: {"workflow_id": "1234567", "version_name": "v1.0"},
+}
+VALID |= {ref_type.__name__: ids for ref_type, ids in REFS.items()}
 
 NOW = dt.datetime.now(dt.timezone.utc)
 BAD_IDS = ["123", "1" * 37, "12345abcde", " 1234567890", "", 1234567890, None]
@@ -214,8 +247,131 @@ TABLE = [
 ]
 
 
+# -- the generic API and the references ---------------------------------------------------
+
+RUN = RunRef("1234567")
+TASK = TaskRef("1234567", "7654321")
+# Bad IDs per rule: store and job IDs (BAD_IDS), workflow-service IDs, version names, UUIDs.
+BAD_WORKFLOWS_IDS = ["", "1" * 19, "12a", " 123", 1234567, None]
+BAD_VERSION_NAMES = ["", "-v1", "v" * 65, "v 1", "v/1", 1, None]
+BAD_UUIDS = [
+    "0123ABCD-0123-4567-89AB-0123456789AB",
+    "0123abcd0123456789ab0123456789ab",
+    "0123abcd-0123-4567-89ab-0123456789a",
+    "",
+    5,
+    None,
+]
+BAD_FIELD_VALUES = {
+    "sequence_store_id": BAD_IDS,
+    "reference_store_id": BAD_IDS,
+    "job_id": BAD_IDS,
+    "run_id": BAD_WORKFLOWS_IDS,
+    "task_id": BAD_WORKFLOWS_IDS,
+    "workflow_id": BAD_WORKFLOWS_IDS,
+    "version_name": BAD_VERSION_NAMES,
+}
+
+
+def reference_rows() -> list[Any]:
+    out = []
+    for ref_type, ids in REFS.items():
+        for name in ids:
+            uuid = ref_type in (VariantImportJobRef, AnnotationImportJobRef)
+            out += rows(ref_type.__name__, name, BAD_UUIDS if uuid else BAD_FIELD_VALUES[name])
+    return out
+
+
+def other_run() -> Run:
+    return Run(id="7654321", status=RunStatus.RUNNING)
+
+
+NOT_REFS = [
+    "1234567",
+    ("1234567890", "2345678901"),
+    None,
+    RunRef,
+    Run("1234567", RunStatus.RUNNING),
+]
+BAD_UNTILS = [5, "running", "COMPLETED", "FAILED", "ACTIVE", "IN_PROGRESS", ""]
+
+
+def generic_rows() -> list[Any]:
+    out = []
+    for entry in ("wait", "watch"):
+        out += [
+            *rows(entry, "ref", NOT_REFS),
+            *rows(entry, "timeout", [0, "60"]),
+            row(entry, {"timeout": None, "deadline": BAD_DEADLINES[0]}, "deadline", "past"),
+            *rows(entry, "min_delay", [0, "1"]),
+            row(entry, {"max_delay": 0.01}, "max_delay", "below-the-waiters-min_delay"),
+        ]
+    for entry in ("wait_many", "watch_many"):
+        out += [
+            *rows(entry, "refs", ["1234567", RUN, 5, None, [RUN, "1234567"], [RUN, None]]),
+            row(entry, {"refs": [RUN, TASK, RunRef("1234567")]}, "refs", "listed-twice"),
+            row(
+                entry,
+                {"refs": [ReadSetActivationJobRef(STORE, JOB)] * 2},
+                "refs",
+                "activation-listed-twice",
+            ),
+            *rows(entry, "timeout", [-5, True]),
+            *rows(entry, "max_delay", [math.inf]),
+        ]
+    out += [
+        *rows("wait", "until", BAD_UNTILS),
+        row("wait", {"ref": TASK, "until": "DELETED"}, "until", "a-task-is-never-deleted"),
+        row(
+            "wait",
+            {"ref": ReadSetActivationJobRef(STORE, JOB), "until": "RUNNING"},
+            "until",
+            "a-runs-status-for-a-job",
+        ),
+        row("wait", {"ref": WorkflowRef("1234567"), "until": "ACTIVE"}, "until", "terminal"),
+        *rows("wait", "accept_partial", NOT_BOOLS),
+        *rows("wait_many", "accept_partial", NOT_BOOLS),
+        # since: not a job, a job of another kind (even with the same IDs), another job.
+        *rows("watch", "since", [{"id": "1234567"}, "1234567", [other_run()]]),
+        row("watch", {"since": kind_job("task", "RUNNING")}, "since", "a-task-for-a-run"),
+        row("watch", {"since": other_run()}, "since", "another-run"),
+        row(
+            "watch",
+            {"ref": ReadSetImportJobRef(STORE, JOB), "since": job()},
+            "since",
+            "an-activation-job-for-an-import-job",
+        ),
+        row(
+            "watch",
+            {"ref": WorkflowRef("4242424"), "since": kind_job("workflow-version", "CREATING")},
+            "since",
+            "a-version-for-its-workflow",
+        ),
+        *rows("watch_many", "since", [other_run(), 5, "1234567", [{"id": "1234567"}]]),
+        row("watch_many", {"since": [other_run()]}, "since", "a-job-not-watched"),
+        row(
+            "watch_many",
+            {"refs": [response_ref("task")], "since": [kind_job("run", "RUNNING")]},
+            "since",
+            "the-run-of-a-task-watched",
+        ),
+        *rows("watch", "items", NOT_BOOLS),
+        *rows("watch_many", "items", NOT_BOOLS),
+        *rows("watch_many", "final_only", NOT_BOOLS),
+        row("watch_many", {"final_only": True, "items": True}, "final_only", "with-items"),
+    ]
+    return out
+
+
+TABLE += [*generic_rows(), *reference_rows()]
+
+
 async def call(entry: str, args: dict[str, Any], emu: OmicsEmulator, client: Any) -> None:
     """Call `entry` with `args`; watches are created, not iterated."""
+    ref_types = {ref_type.__name__: ref_type for ref_type in REFS}
+    if entry in ref_types:
+        ref_types[entry](**args)
+        return
     if entry == "OmicsWaiter":
         OmicsWaiter(client, **args)
         return
@@ -230,7 +386,7 @@ async def call(entry: str, args: dict[str, Any], emu: OmicsEmulator, client: Any
             return
     waiter = OmicsWaiter(client, min_delay=0.05, max_delay=0.2, max_tps=50)
     method = getattr(waiter, entry)
-    if entry.startswith("watch_"):
+    if entry.startswith("watch"):
         method(**args)
     else:
         await method(**args)

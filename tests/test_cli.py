@@ -28,23 +28,32 @@ from omics_waiter.testing import Step
 
 PYTHON_M = [sys.executable, "-m", "omics_waiter"]
 FAST = ["--min-delay", "0.2", "--max-delay", "1"]
-COMMON_KEYS = {
-    "type",
-    "time",
-    "sequence_store_id",
-    "job_id",
-    "status",
-    "previous",
-    "status_message",
+# Every line: these keys, the ID fields of its kind, and the keys of its type (docs/cli.md).
+COMMON_KEYS = {"type", "time", "kind", "status", "previous", "status_message"}
+ID_KEYS = {
+    "activation": ("sequence_store_id", "job_id"),
+    "read-set-import": ("sequence_store_id", "job_id"),
+    "read-set-export": ("sequence_store_id", "job_id"),
+    "reference-import": ("reference_store_id", "job_id"),
+    "run": ("run_id",),
+    "task": ("run_id", "task_id"),
+    "variant-import": ("job_id",),
+    "annotation-import": ("job_id",),
+    "workflow": ("workflow_id",),
+    "workflow-version": ("workflow_id", "version_name"),
+    None: (),
 }
 KEYS_BY_TYPE = {
-    "job_started": COMMON_KEYS | {"read_set_ids"},
-    "job_status_changed": COMMON_KEYS
-    | {"total_read_sets", "finished_read_sets", "failed_read_sets"},
-    "source_status_changed": COMMON_KEYS | {"read_set_id"},
-    "poll_retrying": COMMON_KEYS | {"operation", "reason", "attempt", "delay", "throttling"},
-    "job_wait_failed": COMMON_KEYS | {"error", "error_code", "message"},
+    "job_started": {"read_set_ids"},
+    "job_status_changed": {"total_items", "finished_items", "failed_items", "final"},
+    "source_status_changed": {"read_set_id", "item"},
+    "item_status_changed": {"item"},
+    "poll_retrying": {"operation", "reason", "attempt", "delay", "throttling"},
+    "job_wait_failed": {"error", "error_code", "message"},
+    "budget_mode_changed": {"mode"},
 }
+# 0.1's counts, kept on activation jobs' lines.
+ACTIVATION_COUNTS = {"total_read_sets", "finished_read_sets", "failed_read_sets"}
 TERMINAL = {"COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"}
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY-omics-waiter-canary"
 
@@ -151,18 +160,33 @@ def assert_one_clean_error_line(run: Run) -> None:
     assert all(line.startswith("omics-waiter: error: ") for line in run.stderr.splitlines())
 
 
+def expected_keys(line: dict[str, Any]) -> set[str]:
+    keys = COMMON_KEYS | set(ID_KEYS[line["kind"]]) | KEYS_BY_TYPE[line["type"]]
+    if line["type"] == "job_status_changed" and line["kind"] == "activation":
+        keys |= ACTIVATION_COUNTS
+    return keys
+
+
+def job_of(line: dict[str, Any]) -> tuple[str, ...] | None:
+    """The job a line is about: its kind and IDs (None for a line of no single job)."""
+    ids = tuple(line[key] for key in ID_KEYS[line["kind"]])
+    return (line["kind"], *ids) if ids and None not in ids else None
+
+
 def check_schema(lines: list[dict[str, Any]]) -> None:
-    """Every line has exactly the keys of its type; per job, the final event comes last."""
+    """Every line has exactly the keys of its type and kind; per job, the final event comes
+    last, and a terminal status is final."""
     for line in lines:
-        assert set(line) == KEYS_BY_TYPE[line["type"]], line
-    jobs = {line["job_id"] for line in lines if line["job_id"] is not None}
-    for job_id in jobs:
-        own = [line for line in lines if line["job_id"] == job_id]
+        assert set(line) == expected_keys(line), line
+        if line["type"] == "job_status_changed":
+            assert line["final"] or line["status"] not in TERMINAL, line
+    for job in {job_of(line) for line in lines} - {None}:
+        own = [line for line in lines if job_of(line) == job]
         final = [
             i
             for i, line in enumerate(own)
             if line["type"] == "job_wait_failed"
-            or (line["type"] == "job_status_changed" and line["status"] in TERMINAL)
+            or (line["type"] == "job_status_changed" and line["final"])
         ]
         assert final == [len(own) - 1], own
 
@@ -535,9 +559,11 @@ def test_an_unreachable_endpoint_shows_each_retry_and_names_the_cause() -> None:
     list_run, activate_run, _ = runs
     assert "ListReadSetActivationJobs kept failing (ConnectionError: " in list_run.stderr
     assert "StartReadSetActivationJob kept failing (ConnectionError: " in activate_run.stderr
-    assert [set(line) for line in list_run.lines] == [KEYS_BY_TYPE["poll_retrying"]] * len(
-        list_run.lines
-    )
+    assert all(line["type"] == "poll_retrying" for line in list_run.lines)
+    check_schema(list_run.lines)
+    assert {
+        (line["kind"], line["sequence_store_id"], line["job_id"]) for line in list_run.lines
+    } == {("activation", store, None)}
 
 
 def test_list_on_a_terminal_shows_retries_while_they_happen() -> None:
@@ -651,10 +677,13 @@ def test_demo_runs_to_the_end_with_the_live_display_and_a_summary() -> None:
     )
     assert code == 0, output  # failed read sets are part of the show
     assert "Embedded HealthOmics emulator at http://127.0.0.1:" in output
-    assert "Read set activation jobs" in output  # the live table
+    assert "Jobs" in output  # the live table, of several kinds
+    for kind in ("read-set-import", "run", "activation"):
+        assert kind in output
     assert "Summary" in output
-    assert "Failed read sets" in output
-    assert "3 jobs:" in output
+    assert "Failed " in output  # read sets or tasks
+    assert "3 read set activation jobs:" in output
+    assert "1 run:" in output
     assert "would exit 1" in output
     assert "Traceback" not in output
 
@@ -665,6 +694,16 @@ def test_demo_off_a_terminal_prints_json_lines() -> None:
     lines = run.lines
     check_schema(lines)
     assert sum(line["type"] == "job_started" for line in lines) == 3
+    finals = [line for line in lines if line["type"] == "job_status_changed" and line["final"]]
+    assert sorted(line["kind"] for line in finals) == [
+        "activation",
+        "activation",
+        "activation",
+        "read-set-import",
+        "run",
+    ]
+    run_final = next(line for line in finals if line["kind"] == "run")
+    assert run_final["total_items"] == 3  # the run's tasks
 
 
 # -- help ----------------------------------------------------------------------------------

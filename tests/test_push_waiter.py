@@ -19,6 +19,9 @@ from omics_waiter import (
     OmicsWaiter,
     PushModeChanged,
     ReadSetActivationJobRef,
+    Run,
+    RunRef,
+    RunStatus,
     ServiceError,
 )
 from omics_waiter._events_setup import setup_events, teardown_events
@@ -159,3 +162,69 @@ async def test_a_queue_deleted_mid_run_hands_the_watch_back_to_polling(
     assert modes[:1] == ["push"]
     assert "polling" in modes
     assert emu.stats.count(GET, 200) >= 2
+
+
+@pytest.mark.asyncio
+async def test_runs_and_tasks_are_carried_by_events_too(moto_server: str, queue_url: str) -> None:
+    async with OmicsEmulator(seed=8, events_endpoint_url=moto_server) as emu:
+        runs = [
+            RunRef(
+                emu.add_run(
+                    timeline=[
+                        Step(0.1, "STARTING"),
+                        Step(0.3, "RUNNING"),
+                        Step(0.8 + i / 10, "COMPLETED"),
+                    ]
+                )
+            )
+            for i in range(3)
+        ]
+        async with connect(
+            emu, queue_url, moto_server, min_delay=0.1, max_delay=0.5, reconcile_delay=30
+        ) as waiter:
+            with anyio.fail_after(20):
+                outcomes = await waiter.wait_many(runs)
+    assert all(isinstance(o, Run) and o.status is RunStatus.COMPLETED for o in outcomes)
+    assert emu.stats.count("GetRun", 200) <= len(runs) + 3, emu.stats.requests
+
+
+@pytest.mark.asyncio
+async def test_a_queue_that_comes_back_hands_the_watch_back_to_push(
+    moto_server: str,
+) -> None:
+    name = f"waiter-{uuid.uuid4().hex[:8]}"
+    options: dict[str, Any] = {"region_name": "us-east-1", "endpoint_url": moto_server}
+    queue = await setup_events(name, **options, **CREDENTIALS)
+    modes: list[str] = []
+    try:
+        async with OmicsEmulator(seed=9, events_endpoint_url=moto_server) as emu:
+            first = ReadSetActivationJobRef(
+                STORE, emu.add_job(STORE, [R1], timeline=completing(0.2))
+            )
+            late = ReadSetActivationJobRef(
+                STORE,
+                emu.add_job(
+                    STORE,
+                    [R1],
+                    timeline=[
+                        Step(0.05, "IN_PROGRESS"),
+                        *[Step(t, "IN_PROGRESS", status_message=f"step {t}") for t in (24, 25)],
+                        Step(26, "COMPLETED"),
+                    ],
+                ),
+            )
+            async with connect(
+                emu, queue, moto_server, min_delay=0.1, max_delay=0.5, reconcile_delay=30
+            ) as waiter:
+                with anyio.fail_after(40):
+                    async for event in waiter.watch_many([first, late]):
+                        if isinstance(event, PushModeChanged):
+                            modes.append(event.mode)
+                            if event.mode == "polling":
+                                # The queue is back (same name, rule and target).
+                                await setup_events(name, **options, **CREDENTIALS)
+                        if getattr(event, "is_terminal", False) and event.ref == first:
+                            await teardown_events(name, **options, **CREDENTIALS)
+    finally:
+        await teardown_events(name, **options, **CREDENTIALS)
+    assert modes[:3] == ["push", "polling", "push"], modes

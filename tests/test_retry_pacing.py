@@ -85,3 +85,29 @@ async def test_a_missing_job_is_reported_at_the_end_of_the_grace_period_not_late
         await waiter.wait_for_activation_job(STORE, MISSING)
     elapsed = anyio.current_time() - started
     assert 1.0 <= elapsed < 1.6, elapsed
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_retries_on_its_own_still_cuts_the_budget_on_throttling(
+    emulator: OmicsEmulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 9, defect 6: botocore's own retries hid the 429s from the budget.
+    client = await make_client(emulator, retries={"mode": "standard", "total_max_attempts": 3})
+    with caplog.at_level("WARNING", logger="omics_waiter"):
+        waiter = OmicsWaiter(client, min_delay=0.05, max_delay=0.2, max_tps=20)
+    assert sum("retries on its own" in r.getMessage() for r in caplog.records) == 1
+    job_id = emulator.add_job(STORE, [R1], timeline=[Step(0.6, "COMPLETED")])
+    with emulator.faults_window(Faults(throttle_rate=1.0), duration=0.3), anyio.fail_after(10):
+        await waiter.wait_for_activation_job(STORE, job_id)
+    assert emulator.stats.count(GET, 429) >= 1
+    assert waiter.budget.rate(GET) < 20
+
+
+@pytest.mark.asyncio
+async def test_a_client_without_retries_draws_no_warning(
+    emulator: OmicsEmulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await make_client(emulator)  # total_max_attempts=1, as connect() makes it
+    with caplog.at_level("WARNING", logger="omics_waiter"):
+        OmicsWaiter(client)
+    assert not [r for r in caplog.records if "retries on its own" in r.getMessage()]

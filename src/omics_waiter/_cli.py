@@ -1,9 +1,10 @@
 """The ``omics-waiter`` command: wait, activate, list, demo (and the emulator).
 
-Exit codes (see docs/cli.md): 0 every job COMPLETED; 1 a job FAILED, CANCELLED or
-COMPLETED_WITH_FAILURES; 2 invalid input or usage; 3 timeout; 4 access, credential, not-found
-or other service error; 130 interrupted (SIGINT); 141 stdout closed early; 143 terminated
-(SIGTERM). Errors are one line on stderr, never a traceback.
+Exit codes (see docs/cli.md): 0 every job succeeded (COMPLETED, ACTIVE, or reached --until);
+1 a job FAILED, was CANCELLED, ended COMPLETED_WITH_FAILURES ...; 2 invalid input or usage;
+3 timeout; 4 access, credential, not-found or other service error; 130 interrupted (SIGINT);
+141 stdout closed early; 143 terminated (SIGTERM). Errors are one line on stderr, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import math
 import os
 import signal
 import sys
@@ -35,6 +37,7 @@ from ._display import (
     QuietText,
     Reporter,
     RetryStatus,
+    counts_items,
     event_record,
     iso_time,
 )
@@ -45,9 +48,10 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._events import JobWatchFailed, PollRetrying, WatchEvent
+from ._kinds import KINDS
 from ._models import ActivationJobStatus
-from ._refs import ReadSetActivationJobRef
-from ._validation import check_id, check_rate, check_seconds, check_url
+from ._refs import JobRef, ReadSetActivationJobRef
+from ._validation import check_id, check_url
 from ._waiter import (
     DEFAULT_MAX_DELAY,
     DEFAULT_MAX_TPS,
@@ -56,7 +60,7 @@ from ._waiter import (
     OmicsWaiter,
 )
 
-__all__ = ["board_exit_code", "chunk_requests", "exit_code", "main"]
+__all__ = ["board_exit_code", "chunk_requests", "exit_code", "main", "parse_ref"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,10 +76,11 @@ _SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 EXIT_CODES = (
-    "Exit codes: 0 every job COMPLETED (list: listed); 1 a job FAILED, CANCELLED or "
-    "COMPLETED_WITH_FAILURES; 2 invalid input or usage; 3 timeout; 4 access, credential, "
-    "not-found or other service error; 130 interrupted (SIGINT, Ctrl-C); 141 stdout closed "
-    "early; 143 terminated (SIGTERM). Interrupted or terminated, the jobs keep running."
+    "Exit codes: 0 every job succeeded (COMPLETED, ACTIVE, or reached --until; list: listed); "
+    "1 a job ended without success (FAILED, CANCELLED, COMPLETED_WITH_FAILURES ...); 2 invalid "
+    "input or usage; 3 timeout; 4 access, credential, not-found or other service error; 130 "
+    "interrupted (SIGINT, Ctrl-C); 141 stdout closed early; 143 terminated (SIGTERM). "
+    "Interrupted or terminated, the jobs keep running."
 )
 
 
@@ -108,10 +113,10 @@ def board_exit_code(board: JobBoard) -> int:
     for row in board:
         if row.error is not None:
             codes.append(exit_code(row.error))
-        elif row.job is None or not row.job.is_terminal:
+        elif row.succeeded is None:
             codes.append(4)  # the watch ended without an outcome: should not happen
         else:
-            codes.append(0 if row.job.status == ActivationJobStatus.COMPLETED else 1)
+            codes.append(0 if row.succeeded else 1)
     return _worst(codes)
 
 
@@ -277,19 +282,22 @@ class Settings:
     min_delay: float | None = None
     max_delay: float | None = None
     max_tps: float | None = None
+    budget_url: str | None = None
+    events_queue_url: str | None = None
+    reconcile_delay: float | None = None
     json: bool = False
     quiet: bool = False
 
+    @classmethod
+    def of(cls, ctx: click.Context) -> Settings:
+        """The settings the command's shared options put in the context object."""
+        chosen: dict[str, Any] = ctx.find_object(_Chosen) or {}
+        return cls(**chosen)
+
     def check(self) -> None:
-        """Raise `InvalidInputError` for an option out of range."""
+        """Raise `InvalidInputError` for an option out of range (click checked each range)."""
         if self.endpoint_url is not None:
             check_url("--endpoint-url", self.endpoint_url, argument="endpoint_url")
-        if self.timeout is not None:
-            check_seconds("--timeout", self.timeout, allow_inf=True)
-        if self.min_delay is not None:
-            check_seconds("--min-delay", self.min_delay)
-        if self.max_delay is not None:
-            check_seconds("--max-delay", self.max_delay)
         if (
             self.min_delay is not None
             and self.max_delay is not None
@@ -300,8 +308,17 @@ class Settings:
                 f"({self.max_delay:g}s)",
                 argument="min_delay",
             )
-        if self.max_tps is not None:
-            check_rate("--max-tps", self.max_tps)
+        if self.events_queue_url is not None:
+            check_url("--events-queue-url", self.events_queue_url, argument="events_queue_url")
+        if self.budget_url is not None:
+            from ._redis_budget import RedisBudget
+
+            try:
+                RedisBudget(self.budget_url)  # checks the URL; connects only when entered
+            except InvalidInputError as error:
+                text = str(error)
+                text = "--budget-url" + text[3:] if text.startswith("url ") else text
+                raise InvalidInputError(text, argument="budget_url") from None
 
     @property
     def json_output(self) -> bool:
@@ -314,6 +331,7 @@ class Settings:
             "min_delay": self.min_delay,
             "max_delay": self.max_delay,
             "max_tps": self.max_tps,
+            "reconcile_delay": self.reconcile_delay,
         }
         return {k: v for k, v in options.items() if v is not None}
 
@@ -322,12 +340,16 @@ class Settings:
             region_name=self.region,
             profile_name=self.profile,
             endpoint_url=self.endpoint_url,
+            budget_url=self.budget_url,
+            events_queue_url=self.events_queue_url,
             **self.waiter_options(),
         )
 
     def reporter(self, board: JobBoard) -> Reporter:
         if self.json_output:
-            return JsonLines(sys.stdout, quiet=self.quiet, redact=_redact)
+            return JsonLines(
+                sys.stdout, quiet=self.quiet, redact=_redact, tasks=board.tasks, until=board.until
+            )
         if self.quiet:
             return QuietText(sys.stdout)
         from rich.console import Console
@@ -339,98 +361,227 @@ class Settings:
     ) -> int:
         """Connect, run `work` with the board's reporter, then report and return the exit code."""
         async with self.connect() as waiter:
+            board.budget = waiter.budget
             with self.reporter(board) as reporter:
+                if self.budget_url is not None:
+                    reporter.budget(waiter.budget.mode)
                 await follow_until_stopped(board, reporter, lambda: work(waiter, reporter))
                 reporter.finish(board)
         report_errors(board)
         return board_exit_code(board)
 
 
-_QUIET_JOBS = click.option(
-    "--quiet",
-    "-q",
-    is_flag=True,
-    help="No progress output: only the final result (one line per job) and errors.",
+class _Chosen(dict[str, Any]):
+    """The context object: the shared options' values, as `Settings` fields."""
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A shared option's callback: keep its value in the context object."""
+    assert param.name is not None
+    ctx.ensure_object(_Chosen)[param.name] = value
+    return value
+
+
+class _Seconds(click.FloatRange):
+    """Seconds above zero; `inf` only where it means "no limit"; never nan."""
+
+    name = "seconds"
+
+    def __init__(self, *, allow_inf: bool = False) -> None:
+        super().__init__(min=0.0, min_open=True)
+        self.allow_inf = allow_inf
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds) or (math.isinf(seconds) and not self.allow_inf):
+            what = "a number of seconds above zero" + (" or inf" if self.allow_inf else "")
+            self.fail(f"{value!r} is not {what}", param, ctx)
+        return seconds
+
+
+class _Rate(click.FloatRange):
+    """Requests per second: finite, above zero."""
+
+    name = "rate"
+
+    def __init__(self) -> None:
+        super().__init__(min=0.0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rate = super().convert(value, param, ctx)
+        if not math.isfinite(rate):
+            self.fail(f"{value!r} is not a finite number of requests per second", param, ctx)
+        return rate
+
+
+# Every shared option, declared once: its flags and click attributes. The value goes to the
+# context object (`_Chosen`), whose keys are `Settings` fields; commands pick the options
+# they take with `_shared`.
+_SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "region": (
+        ("--region",),
+        {"metavar": "REGION", "help": "AWS Region (default: from the profile)."},
+    ),
+    "profile": (("--profile",), {"metavar": "NAME", "help": "Profile from the AWS config files."}),
+    "endpoint_url": (
+        ("--endpoint-url",),
+        {
+            "metavar": "URL",
+            "help": "Another endpoint than AWS's (e.g. the emulator); host-prefix injection "
+            "off. AWS_ENDPOINT_URL works the same way.",
+        },
+    ),
+    "timeout": (
+        ("--timeout",),
+        {
+            "type": _Seconds(allow_inf=True),
+            "metavar": "SECONDS",
+            "help": "Give up waiting after this long (exit 3); inf for no limit  "
+            f"[default: {DEFAULT_TIMEOUT:g}].",
+        },
+    ),
+    "min_delay": (
+        ("--min-delay",),
+        {
+            "type": _Seconds(),
+            "metavar": "SECONDS",
+            "help": "Seconds between polls right after a change  "
+            f"[default: {DEFAULT_MIN_DELAY:g}].",
+        },
+    ),
+    "max_delay": (
+        ("--max-delay",),
+        {
+            "type": _Seconds(),
+            "metavar": "SECONDS",
+            "help": f"Most seconds between polls of a still job  [default: {DEFAULT_MAX_DELAY:g}].",
+        },
+    ),
+    "max_tps": (
+        ("--max-tps",),
+        {
+            "type": _Rate(),
+            "metavar": "RATE",
+            "help": "Requests/s per operation, all jobs (with --budget-url: all processes) "
+            f"together  [default: {DEFAULT_MAX_TPS:g}].",
+        },
+    ),
+    "budget_url": (
+        ("--budget-url",),
+        {
+            "metavar": "URL",
+            "help": "redis://HOST:PORT/DB: share the request budget (--max-tps) with every "
+            "process given the same URL; if Redis is lost, each goes on at its share.",
+        },
+    ),
+    "events_queue_url": (
+        ("--events-queue-url",),
+        {
+            "metavar": "URL",
+            "help": "An SQS queue of HealthOmics events (omics-waiter events setup): jobs are "
+            "fetched when an event says they changed; polling only reconciles.",
+        },
+    ),
+    "reconcile_delay": (
+        ("--reconcile-delay",),
+        {
+            "type": _Seconds(),
+            "metavar": "SECONDS",
+            "help": "With --events-queue-url: seconds between polls that catch a dropped "
+            "event  [default: 60].",
+        },
+    ),
+    "json": (
+        ("--json",),
+        {
+            "is_flag": True,
+            "help": "One JSON object per line per event (the default when stdout is not a "
+            "terminal).",
+        },
+    ),
+    "quiet": (
+        ("--quiet", "-q"),
+        {
+            "is_flag": True,
+            "help": "No progress output: only the final result (one line per job) and errors.",
+        },
+    ),
+}
+_CONNECTION = ("region", "profile", "endpoint_url")
+_POLLING = (
+    "timeout",
+    "min_delay",
+    "max_delay",
+    "max_tps",
+    "budget_url",
+    "events_queue_url",
+    "reconcile_delay",
 )
-_JSON = click.option(
-    "--json",
-    "json_",
-    is_flag=True,
-    help="One JSON object per line per event (the default when stdout is not a terminal).",
-)
+_OUTPUT = ("json", "quiet")
 
 
-def _output_options(f: F) -> F:
-    return _JSON(_QUIET_JOBS(f))
+def _shared(*names: str, **helps: str) -> Callable[[F], F]:
+    """Add the shared options `names` to a command, in that order; `helps` overrides a help."""
+
+    def decorate(f: F) -> F:
+        for name in reversed(names):
+            flags, attributes = _SHARED[name]
+            attributes = {**attributes, "help": helps.get(name, attributes["help"])}
+            f = click.option(*flags, name, expose_value=False, callback=_keep, **attributes)(f)
+        return f
+
+    return decorate
 
 
-def _connection_options(f: F) -> F:
-    options = [
-        click.option("--region", metavar="REGION", help="AWS Region (default: from the profile)."),
-        click.option("--profile", metavar="NAME", help="Profile from the AWS config files."),
-        click.option(
-            "--endpoint-url",
-            metavar="URL",
-            help="Another endpoint than AWS's (e.g. the emulator); host-prefix injection off. "
-            "AWS_ENDPOINT_URL works the same way.",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+# -- what to wait on ---------------------------------------------------------------------------
 
 
-def _timeout_option(what: str) -> Callable[[F], F]:
-    return click.option(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help=f"Give up {what} after this long (exit 3); inf for no limit  "
-        f"[default: {DEFAULT_TIMEOUT:g}].",
-    )
+def id_form(word: str) -> str:
+    """How a kind's ID is written on the command line: ``RUN_ID``, ``STORE_ID/JOB_ID`` ..."""
+    names = [f.name for f in dataclasses.fields(KINDS[word].ref_type)]  # type: ignore[arg-type]
+    return "/".join(n.upper() for n in names)
 
 
-def _service_options(f: F) -> F:
-    """The options of the commands that wait on jobs: wait and activate."""
-    options = [
-        _timeout_option("waiting"),
-        click.option(
-            "--min-delay",
-            type=float,
-            metavar="SECONDS",
-            help=f"Seconds between polls right after a change  [default: {DEFAULT_MIN_DELAY:g}].",
-        ),
-        click.option(
-            "--max-delay",
-            type=float,
-            metavar="SECONDS",
-            help=f"Most seconds between polls of a still job  [default: {DEFAULT_MAX_DELAY:g}].",
-        ),
-        click.option(
-            "--max-tps",
-            type=float,
-            metavar="RATE",
-            help=f"Requests/s per operation, all jobs together  [default: {DEFAULT_MAX_TPS:g}].",
-        ),
-    ]
-    f = _output_options(f)
-    for option in reversed(options):
-        f = option(f)
-    return _connection_options(f)
+def parse_ref(word: str, text: str) -> JobRef[Any]:
+    """The reference a command-line ID names, e.g. ``parse_ref("task", "1234/5678")``.
+
+    Raises:
+        InvalidInputError: The ID is not of the kind's form, or a field breaks its rule
+            (the message names the argument and the field).
+    """
+    kind = KINDS[word]
+    names = [f.name for f in dataclasses.fields(kind.ref_type)]  # type: ignore[arg-type]
+    parts = text.split("/")
+    if len(parts) != len(names):
+        raise InvalidInputError(
+            f"{word} ID {text!r} must be {id_form(word)}"
+            + (f" ({len(names)} IDs separated by '/')" if len(names) > 1 else ""),
+            argument="ids",
+        )
+    try:
+        return kind.ref_type(*parts)
+    except InvalidInputError as error:
+        field = error.argument or ""
+        message = str(error)
+        if field and message.startswith(field):
+            message = field.upper() + message[len(field) :]
+        raise InvalidInputError(f"{word} ID {text!r}: {message}", argument=field) from None
 
 
-def _settings(options: dict[str, Any]) -> Settings:
-    return Settings(
-        region=options.pop("region", None),
-        profile=options.pop("profile", None),
-        endpoint_url=options.pop("endpoint_url", None),
-        timeout=options.pop("timeout", None),
-        min_delay=options.pop("min_delay", None),
-        max_delay=options.pop("max_delay", None),
-        max_tps=options.pop("max_tps", None),
-        json=options.pop("json_", False),
-        quiet=options.pop("quiet", False),
-    )
+def check_until(word: str, until: str | None) -> str | None:
+    """`--until` in upper case, if it is a status the kind passes on its way to success."""
+    if until is None:
+        return None
+    kind = KINDS[word]
+    allowed = [s for s in kind.progression if not kind.is_terminal(s)]
+    wanted = until.upper()
+    if wanted not in allowed:
+        raise InvalidInputError(
+            f"--until must be a status a {kind.noun} passes on its way ({', '.join(allowed)}), "
+            f"got {until!r}",
+            argument="until",
+        )
+    return wanted
 
 
 # -- watching, starting ----------------------------------------------------------------------
@@ -444,6 +595,13 @@ def _shower(board: JobBoard, reporter: Reporter) -> Callable[[WatchEvent], None]
     return show
 
 
+async def _note_budget(board: JobBoard) -> None:
+    """Keep the board's budget line current: rates cut by throttling climb back over time."""
+    while True:
+        board.note_budget()
+        await anyio.sleep(0.5)
+
+
 async def follow_until_stopped(
     board: JobBoard, reporter: Reporter, work: Callable[[], Awaitable[None]]
 ) -> None:
@@ -453,50 +611,61 @@ async def follow_until_stopped(
     promises (`job_wait_failed`, error ``Interrupted``, for the jobs stopped).
     """
     with stoppable() as scope:
-        await work()
+        failure: Exception | None = None
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_note_budget, board)
+            try:
+                await work()
+            except Exception as exc:
+                failure = exc  # raised as it is, not inside the task group's ExceptionGroup
+            tasks.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
     signum = _stopped_by()
     if scope.cancel_called and signum is not None:
         show = _shower(board, reporter)
         error = Interrupted(signum)
         for row in board:
             if not row.done:
-                show(
-                    JobWatchFailed(
-                        ReadSetActivationJobRef(row.sequence_store_id, row.job_id), error, row.job
-                    )
-                )
+                show(JobWatchFailed(row.ref, error, row.job))
 
 
 async def follow(
     waiter: OmicsWaiter,
-    jobs: Sequence[tuple[str, str]],
+    refs: Sequence[JobRef[Any]],
     board: JobBoard,
     reporter: Reporter,
     *,
     timeout: float | None,  # noqa: ASYNC109 - the watch's own deadline, handed on to it
-    source_progress: bool,
+    items: bool,
+    quiet: bool,
+    until: str | None = None,
 ) -> None:
-    """Watch `jobs` to their ends, feeding every event to the board and the reporter.
+    """Watch `refs` to their ends (or `until`), feeding every event to the board and reporter.
 
-    One job is watched with `watch_activation_job`, whose error is turned into the
-    `JobWatchFailed` a many-job watch would yield, so both end the same way.
+    One job is watched with `watch`, whose error is turned into the `JobWatchFailed` a
+    many-job watch would yield, so both end the same way. Several are watched with
+    `watch_many`: with `items`, their items' progress too; else, with `quiet`, only their
+    outcomes (one Get per job, when it finishes).
     """
-
     show = _shower(board, reporter)
-    if len(jobs) == 1:
-        store, job_id = jobs[0]
-        stream = waiter.watch_activation_job(store, job_id, timeout=timeout)
+    if len(refs) == 1:
+        ref = refs[0]
+        stream = waiter.watch(ref, timeout=timeout, items=items, until=until)
         try:
             async with contextlib.aclosing(stream):
                 async for event in stream:
                     show(event)
         except OmicsWaiterError as error:
-            last = getattr(error, "job", None) or board.add(store, job_id).job
-            show(JobWatchFailed(ReadSetActivationJobRef(store, job_id), error, last))
+            last = getattr(error, "job", None) or board.add(ref).job
+            show(JobWatchFailed(ref, error, last))
         return
-    # Without progress to show, only outcomes matter: one Get per job, when it finishes.
-    stream = waiter.watch_activation_jobs(
-        jobs, timeout=timeout, source_progress=source_progress, final_only=not source_progress
+    stream = waiter.watch_many(
+        refs,
+        timeout=timeout,
+        items=items,
+        final_only=quiet and not items and until is None,
+        until=until,
     )
     async with contextlib.aclosing(stream):
         async for event in stream:
@@ -557,11 +726,14 @@ async def start_and_follow(
     reporter: Reporter,
     *,
     timeout: float | None,  # noqa: ASYNC109 - the watch's own deadline, handed on to it
-    source_progress: bool,
+    quiet: bool,
+    others: Sequence[JobRef[Any]] = (),
 ) -> None:
-    """Start one job per request (read sets, client token), then watch them all."""
+    """Start one activation job per request (read sets, client token), then watch them all
+    (with the jobs of any kind in `others`, already on the board)."""
     started: list[str] = []
     show = _shower(board, reporter)
+    refs: list[JobRef[Any]] = list(others)
     for read_set_ids, token in requests:
         try:
             summary = await waiter.start_activation_job(
@@ -576,17 +748,22 @@ async def start_and_follow(
                 )
             raise
         started.append(summary.id)
-        board.add(summary.sequence_store_id, summary.id)
+        ref = ReadSetActivationJobRef(summary.sequence_store_id, summary.id)
+        board.add(ref)
+        refs.append(ref)
         reporter.started(summary, read_set_ids)
-    jobs = [(row.sequence_store_id, row.job_id) for row in board]
-    await follow(waiter, jobs, board, reporter, timeout=timeout, source_progress=source_progress)
+    refs = list(dict.fromkeys(refs))  # a token seen twice names the same job
+    await follow(waiter, refs, board, reporter, timeout=timeout, items=not quiet, quiet=quiet)
 
 
 def report_errors(board: JobBoard) -> None:
     """One line on stderr per job whose wait ended with an error (a signal: one line in all)."""
     for row in board:
         if row.error is not None and not isinstance(row.error, Interrupted):
-            line = f"job {row.job_id}: {_describe(row.error)}"
+            who = f"{row.kind.noun} {row.ref}"
+            if row.ref.kind == "activation":
+                who = f"job {row.job_id}"  # as 0.1 said it
+            line = f"{who}: {_describe(row.error)}"
             retry = row.last_retry or board.last_retry
             if isinstance(row.error, WaitTimeoutError) and retry is not None:
                 # Why the deadline may have passed: requests were failing (connection refused...).
@@ -640,14 +817,16 @@ class _Group(click.Group):
     cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES
 )
 @click.version_option(package_name="omics-waiter", prog_name="omics-waiter")
-def main() -> None:
-    """Wait on AWS HealthOmics read set activation jobs, with live progress.
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Wait on AWS HealthOmics jobs of every kind, with live progress.
 
     Output: a live display on a terminal; JSON lines (one object per event) with --json or
     when stdout is not a terminal.
 
     Try it with no AWS account: omics-waiter demo
     """
+    ctx.obj = _Chosen()
 
 
 _STORE = click.option(
@@ -660,40 +839,111 @@ _STORE = click.option(
 
 
 @main.command(epilog=EXIT_CODES)
-@_STORE
+@click.argument("kind", type=click.Choice(list(KINDS)), required=False, metavar="KIND")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option(
+    "--sequence-store-id",
+    "-s",
+    metavar="ID",
+    help="With -j: the activation jobs' sequence store (the same as 'wait activation STORE/JOB').",
+)
 @click.option(
     "--job-id",
     "-j",
     "job_ids",
-    required=True,
     multiple=True,
     metavar="ID",
-    help="A read set activation job; repeat for several.",
+    help="With -s: a read set activation job; repeat for several.",
 )
-@_service_options
-def wait(sequence_store_id: str, job_ids: tuple[str, ...], **options: Any) -> None:
-    """Wait for read set activation jobs to finish.
+@click.option(
+    "--tasks",
+    is_flag=True,
+    help="wait run: also follow each run's tasks, shown as its items (ListRunTasks requests).",
+)
+@click.option(
+    "--until",
+    metavar="STATUS",
+    help="Stop following a job once it reaches STATUS or a later one on its way to success "
+    "(e.g. RUNNING for a run); it then counts as a success.",
+)
+@_shared(*_CONNECTION, *_POLLING, *_OUTPUT)
+@click.pass_context
+def wait(
+    ctx: click.Context,
+    kind: str | None,
+    ids: tuple[str, ...],
+    sequence_store_id: str | None,
+    job_ids: tuple[str, ...],
+    tasks: bool,
+    until: str | None,
+) -> None:
+    """Wait for jobs of one KIND to finish: wait KIND ID [ID ...].
 
-    Exits 0 when every job COMPLETED; 1 when any FAILED, was CANCELLED or
-    COMPLETED_WITH_FAILURES; 3 on timeout; 4 on an access or service error.
+    \b
+    KIND and the form of its IDs:
+      activation        SEQUENCE_STORE_ID/JOB_ID   (or -s STORE -j JOB, as in 0.1)
+      read-set-import   SEQUENCE_STORE_ID/JOB_ID
+      read-set-export   SEQUENCE_STORE_ID/JOB_ID
+      reference-import  REFERENCE_STORE_ID/JOB_ID
+      run               RUN_ID                     (--tasks: its tasks too)
+      task              RUN_ID/TASK_ID
+      variant-import    JOB_ID                     (a UUID)
+      annotation-import JOB_ID                     (a UUID)
+      workflow          WORKFLOW_ID                (until ACTIVE)
+      workflow-version  WORKFLOW_ID/VERSION_NAME   (until ACTIVE)
+
+    Exits 0 when every job succeeded (COMPLETED; ACTIVE for workflows; or reached --until);
+    1 when any ended otherwise (FAILED, CANCELLED, COMPLETED_WITH_FAILURES ...); 3 on
+    timeout; 4 on an access or service error.
     """
-    settings = _settings(options)
+    if kind is None:
+        if not (sequence_store_id or job_ids):
+            raise click.UsageError(
+                "Missing KIND and ID, e.g. 'wait run 1234567' (or 'wait -s STORE -j JOB' for "
+                "read set activation jobs).",
+                ctx,
+            )
+        if not job_ids:
+            raise click.UsageError("Missing option '--job-id' / '-j'.", ctx)
+        if not sequence_store_id:
+            raise click.UsageError("Missing option '--sequence-store-id' / '-s'.", ctx)
+        word = "activation"
+    else:
+        if sequence_store_id or job_ids:
+            raise click.UsageError(
+                f"give 'wait {kind} ID...' or -s/-j (activation jobs), not both.", ctx
+            )
+        if not ids:
+            raise click.UsageError(f"Missing ID: wait {kind} {id_form(kind)} [...].", ctx)
+        word = kind
+    if tasks and word != "run":
+        raise click.UsageError("--tasks applies to 'wait run' only.", ctx)
+    settings = Settings.of(ctx)
 
     async def command() -> int:
         settings.check()
-        store = check_id("--sequence-store-id", sequence_store_id)
-        unique = list(dict.fromkeys(check_id("--job-id", j) for j in job_ids))
-        jobs = [(store, job_id) for job_id in unique]
-        board = JobBoard(jobs)
+        wanted = check_until(word, until)
+        refs: list[JobRef[Any]]
+        if kind is None:
+            store = check_id("--sequence-store-id", sequence_store_id)
+            refs = [ReadSetActivationJobRef(store, check_id("--job-id", j)) for j in job_ids]
+        else:
+            refs = [parse_ref(word, text) for text in ids]
+        refs = list(dict.fromkeys(refs))  # a job given twice is waited on once
+        board = JobBoard(refs, tasks=tasks, until=wanted)
+        # Items' progress (runs: only with --tasks) costs requests; --quiet shows none of it.
+        items = tasks if word == "run" else not settings.quiet and counts_items(word, tasks=False)
         return await settings.follow_on(
             board,
             lambda waiter, reporter: follow(
                 waiter,
-                jobs,
+                refs,
                 board,
                 reporter,
                 timeout=settings.timeout,
-                source_progress=not settings.quiet,
+                items=items,
+                quiet=settings.quiet,
+                until=wanted,
             ),
         )
 
@@ -716,12 +966,13 @@ def wait(sequence_store_id: str, job_ids: tuple[str, ...], **options: Any) -> No
     metavar="TOKEN",
     help="Idempotency token (1-127 characters; default: derived from the store and read sets).",
 )
-@_service_options
+@_shared(*_CONNECTION, *_POLLING, *_OUTPUT)
+@click.pass_context
 def activate(
+    ctx: click.Context,
     sequence_store_id: str,
     read_set_ids: tuple[str, ...],
     client_token: str | None,
-    **options: Any,
 ) -> None:
     """Activate archived read sets, then wait for the jobs to finish.
 
@@ -730,7 +981,7 @@ def activate(
     a hash of the store and the job's read sets), so running the same command again waits on
     the jobs it started before instead of starting duplicates.
     """
-    settings = _settings(options)
+    settings = Settings.of(ctx)
 
     async def command() -> int:
         settings.check()
@@ -747,7 +998,7 @@ def activate(
                 board,
                 reporter,
                 timeout=settings.timeout,
-                source_progress=not settings.quiet,
+                quiet=settings.quiet,
             ),
         )
 
@@ -762,18 +1013,25 @@ def activate(
     help="Only jobs with this status.",
 )
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N jobs.")
-@_connection_options
-@_timeout_option("retrying failed requests")
-@_JSON
-@click.option("--quiet", "-q", is_flag=True, help="Only the job IDs, one per line.")
-def list_(sequence_store_id: str, status: str | None, limit: int | None, **options: Any) -> None:
+@_shared(
+    *_CONNECTION,
+    "timeout",
+    *_OUTPUT,
+    timeout="Give up retrying failed requests after this long (exit 3); inf for no limit  "
+    f"[default: {DEFAULT_TIMEOUT:g}].",
+    quiet="Only the job IDs, one per line.",
+)
+@click.pass_context
+def list_(
+    ctx: click.Context, sequence_store_id: str, status: str | None, limit: int | None
+) -> None:
     """List the read set activation jobs of a sequence store, newest first.
 
     A table on a terminal; one JSON object per job with --json or when stdout is not a
     terminal; only the job IDs with --quiet. Failed requests are retried until --timeout;
     each retry is reported (a poll_retrying line, or a line on the terminal).
     """
-    settings = _settings(options)
+    settings = Settings.of(ctx)
 
     async def command() -> int:
         settings.check()
@@ -884,28 +1142,38 @@ def _seconds_range(ctx: click.Context, param: click.Parameter, value: str) -> tu
     type=click.FloatRange(0.0, 1.0),
     default=0.04,
     show_default=True,
-    help="Probability that a read set fails to activate.",
+    help="Probability that a read set (or a task) fails.",
 )
-@_output_options
+@click.option(
+    "--events",
+    is_flag=True,
+    help="Follow push events too: starts moto's server as EventBridge and SQS (needs "
+    "moto[server], in omics-waiter[test]); the emulator publishes each status change.",
+)
+@_shared(*_OUTPUT)
+@click.pass_context
 def demo(
+    ctx: click.Context,
     jobs: int,
     seed: int,
     job_seconds: tuple[float, float],
     failure_rate: float,
-    **options: Any,
+    events: bool,
 ) -> None:
-    """Watch activation jobs on an embedded emulator: no AWS account needed.
+    """Watch a small pipeline on an embedded emulator: no AWS account needed.
 
-    Starts a local HealthOmics emulator, starts JOBS activation jobs of 1-20 read sets through
-    the real AWS SDK client (some read sets fail, some requests are throttled), and waits on
-    them with the live display; then prints a summary. Takes about 15 seconds.
+    Starts a local HealthOmics emulator and waits, with the live display, on jobs of three
+    kinds at once: JOBS read set activation jobs of 1-20 read sets, started through the real
+    AWS SDK client, a read set import job and a workflow run with its tasks (some read sets
+    and tasks fail, some requests are throttled); then prints a summary. Takes about 15
+    seconds.
 
-    Exits 0 when the demo ran to its end, failed read sets included (they are part of the
-    show); 3 or 4 if the wait itself broke.
+    Exits 0 when the demo ran to its end, failures included (they are part of the show); 3 or
+    4 if the wait itself broke.
     """
     from ._demo import run_demo
 
-    settings = _settings(options)
+    settings = Settings.of(ctx)
     _run(
         functools.partial(
             run_demo,
@@ -914,6 +1182,7 @@ def demo(
             seed=seed,
             job_seconds=job_seconds,
             failure_rate=failure_rate,
+            events=events,
         )
     )
 

@@ -263,6 +263,47 @@ def setup_errors(profile_name: str | None, region_name: str | None) -> Iterator[
         ) from None
 
 
+def watch_client_retries(client: object, budget: Budget) -> bool:
+    """Feed the throttles that a client retries on its own into `budget`; warn once.
+
+    A client made with the SDK's default retries answers a throttled request by retrying
+    it before the waiter sees anything: the budget would never learn that the service is
+    throttling. botocore tells every retry decision on ``needs-retry.omics``; a handler
+    there cuts the budget's rate for each throttled response. Returns whether the client
+    retries on its own.
+    """
+    meta = getattr(client, "meta", None)
+    events = getattr(meta, "events", None)
+    config = getattr(meta, "config", None)
+    if events is None or config is None:
+        return False  # not a botocore client (a fake): nothing to watch
+    retries = getattr(config, "retries", None) or {}
+    total = retries.get("total_max_attempts")
+    legacy = retries.get("max_attempts")
+    attempts = total if total is not None else None if legacy is None else legacy + 1
+    if attempts == 1:
+        return False
+
+    def throttled(response: Any = None, operation: Any = None, **_: Any) -> None:
+        if response is None or operation is None:
+            return
+        http, parsed = response
+        code = str((parsed or {}).get("Error", {}).get("Code") or "")
+        if code in _THROTTLING_CODES or getattr(http, "status_code", None) == 429:
+            budget.throttled(operation.name)
+
+    events.register(
+        "needs-retry.omics", throttled, unique_id=f"omics-waiter-throttles-{id(budget)}"
+    )
+    logger.warning(
+        "the Omics client retries on its own (retries=%r): its retries are outside the "
+        "waiter's budget and are not reported (throttles still cut the budget's rate); give "
+        "it AioConfig(retries={'total_max_attempts': 1}) or use OmicsWaiter.connect()",
+        retries,
+    )
+    return True
+
+
 def parse_timestamp(value: str) -> dt.datetime:
     """botocore's timestamp parser, made fast for the ISO-8601 strings HealthOmics sends.
 

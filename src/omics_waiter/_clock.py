@@ -28,7 +28,7 @@ class AnyioClock:
         return anyio.current_time()
 
     async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
+        await anyio.sleep(max(0.0, seconds))
 
     def __repr__(self) -> str:
         return "AnyioClock()"

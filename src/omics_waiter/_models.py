@@ -6,6 +6,8 @@ crashing the parser, and the engine reports it clearly.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Mapping
@@ -355,6 +357,16 @@ class Task:
         """The reference to this task."""
         return TaskRef(self.run_id, self.task_id)
 
+    @property
+    def items(self) -> tuple[()]:
+        """A task has no items."""
+        return ()
+
+    @property
+    def failed_items(self) -> tuple[()]:
+        """A task has no items."""
+        return ()
+
 
 @dataclass(frozen=True, slots=True)
 class Run:
@@ -459,17 +471,21 @@ class JobItem:
     """One item of an import or export job: a source file, a read set or a reference.
 
     Attributes:
-        key: What identifies it in the job: the read set or reference ID once known,
-            else its source file, else its position (``"#3"``).
+        key: What identifies it in the job, the same all its life: its read set (export),
+            else its source file (imports), else its position (``"#3"``). A source file
+            that appears twice in a job is told apart by its position (``"s3://... #2"``).
         status: Its status (`SourceStatus`; `JobStatus` for analytics import items).
         status_message: The service's message, usually set when it failed.
         source: Its source file (S3 URI), when the job has one.
+        resource_id: The read set it exports, or the read set or reference an import
+            created (known once it FINISHED).
     """
 
     key: str
     status: SourceStatus | JobStatus
     status_message: str | None = None
     source: str | None = None
+    resource_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -608,6 +624,11 @@ class Workflow:
         """A workflow has no items."""
         return ()
 
+    @property
+    def failed_items(self) -> tuple[()]:
+        """A workflow has no items."""
+        return ()
+
 
 @dataclass(frozen=True, slots=True)
 class WorkflowVersion:
@@ -639,6 +660,11 @@ class WorkflowVersion:
         """A workflow version has no items."""
         return ()
 
+    @property
+    def failed_items(self) -> tuple[()]:
+        """A workflow version has no items."""
+        return ()
+
 
 def _list(raw: Mapping[str, Any], name: str, what: str) -> list[Any]:
     value = raw.get(name, []) if isinstance(raw, Mapping) else None
@@ -661,17 +687,31 @@ def _item(raw: Mapping[str, Any], index: int, what: str, *, analytics: bool = Fa
     files = raw.get("sourceFiles")
     if source is None and isinstance(files, Mapping):
         source = _text(files, "source1", what, required=False)
-    key = (
-        _text(raw, "readSetId", what, required=False)
-        or _text(raw, "referenceId", what, required=False)
-        or source
-        or f"#{index + 1}"
+    # An export's read set is its `id`; an import names the read set (reference) it
+    # created only once FINISHED, so that name cannot be its key: the key would change.
+    exported = _text(raw, "id", what, required=False)
+    created = _text(raw, "readSetId", what, required=False) or _text(
+        raw, "referenceId", what, required=False
     )
     return JobItem(
-        key=key,
+        key=exported or source or f"#{index + 1}",
         status=status,
         status_message=_text(raw, "statusMessage", what, required=False),
         source=source,
+        resource_id=exported or created,
+    )
+
+
+def _items(
+    raw: Mapping[str, Any], field: str, what: str, *, analytics: bool
+) -> tuple[JobItem, ...]:
+    items = [
+        _item(item, i, what, analytics=analytics) for i, item in enumerate(_list(raw, field, what))
+    ]
+    seen = collections.Counter(item.key for item in items)
+    return tuple(
+        dataclasses.replace(item, key=f"{item.key} #{i + 1}") if seen[item.key] > 1 else item
+        for i, item in enumerate(items)
     )
 
 
@@ -684,10 +724,7 @@ def _storage_fields(
         "status_message": _text(raw, "statusMessage", what, required=False),
         "creation_time": _time(raw, "creationTime", what, required=False),
         "completion_time": _time(raw, "completionTime", what, required=False),
-        "items": tuple(
-            _item(item, i, what, analytics=analytics)
-            for i, item in enumerate(_list(raw, items_field, what))
-        ),
+        "items": _items(raw, items_field, what, analytics=analytics),
     }
 
 

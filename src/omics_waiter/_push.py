@@ -34,6 +34,7 @@ from ._models import JobStatus, RunStatus, TaskStatus, WorkflowStatus
 __all__ = [
     "KINDS",
     "SOURCE",
+    "EventSource",
     "Ignored",
     "SqsClient",
     "SqsEventSource",
@@ -108,6 +109,23 @@ KINDS: Mapping[str, _Kind] = {
         "workflow", (_Field(("workflowId", "id"), "arn", "workflow"),), _WORKFLOW_STATUSES
     ),
 }
+
+
+class EventSource(Protocol):
+    """The seam for push: a source of status-change hints that the waiter's receiver
+    long-polls (`SqsEventSource` is the implementation; a test may give its own).
+
+    Polling is the scheduler's own source of observations; an event source only tells
+    it which jobs to fetch sooner.
+    """
+
+    async def check(self) -> None:
+        """Make sure the source can be read; raise a typed error at once if not."""
+        ...
+
+    async def receive(self) -> Sequence[StatusHint]:
+        """Wait for (long-poll) and return the next hints; maybe none."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from ._backoff import RetryBackoff, poll_delay
 from ._budget import Budget
 from ._client import NotFound, OmicsApi, Transient
 from ._clock import Clock
-from ._errors import JobNotFoundError, OmicsWaiterError, UnexpectedResponseError
+from ._errors import OmicsWaiterError, UnexpectedResponseError
 from ._events import JobWatchFailed, PollRetrying
 from ._kinds import KINDS, Kind, Listing, kind_of
 from ._policy import (
@@ -260,13 +260,14 @@ class Scheduler:
         self, view: View, refs: Iterable[JobRef[Any]], since: Mapping[JobRef[Any], Any]
     ) -> None:
         """Register a view's jobs (validated by the caller)."""
+        refs = list(refs)
+        kinds = [kind_of(ref) for ref in refs]  # all checked before any is registered
         now = self._clock.now()
         self._views.add(view)
         heapq.heappush(self._deadlines, (view.deadline, next(self._seq), weakref.ref(view)))
         self._latest = max(self._latest, view.deadline + view.timing.min_delay)
         activated: set[int] = set()
-        for ref in refs:
-            kind = kind_of(ref)
+        for ref, kind in zip(refs, kinds, strict=True):
             seen = since.get(ref)
             tracker: JobTracker[Any] = JobTracker(kind, seen)
             if seen is not None and tracker.is_terminal:
@@ -505,7 +506,8 @@ class Scheduler:
             if until is None:
                 await anyio.sleep_forever()
             else:
-                await self._clock.sleep(until - self._clock.now())
+                # (The clock moved on since `until` was chosen: never a negative sleep.)
+                await self._clock.sleep(max(0.0, until - self._clock.now()))
         self._sleepers.discard(scope)
 
     # -- running ------------------------------------------------------------------------
@@ -926,18 +928,14 @@ class Scheduler:
                 return
             views = {s.view for e in batch.entries.values() for s in e.subs}
             if isinstance(exc, NotFound):
-                # The batch itself (a store, a run) is not found: every job in it is.
-                for entry in list(batch.entries.values()):
-                    self._fail_entry(
-                        entry,
-                        JobNotFoundError(
-                            f"{listing.operation.name}: {'/'.join(batch.key)} was not found, "
-                            f"so neither is {entry.kind.noun} {entry.ref}",
-                            ref=entry.ref,
-                            service_message=exc.service_message,
-                            operation=listing.operation.name,
-                        ),
-                    )
+                # The batch itself (a store, a run) is not found (yet: a run started a moment
+                # ago may not be visible). Its jobs are asked for one by one, which applies
+                # the one not-found policy, grace period included, to each.
+                batch.active = False
+                batch.version += 1
+                now = self._clock.now()
+                for entry in batch.entries.values():
+                    self._schedule_get(entry, Priority.POLL, now)
                 return
             batch.retry_attempt += 1
             delay = self._retry_delay(batch.retry_attempt, views)

@@ -30,6 +30,7 @@ from ._client import (
     open_omics_client,
     running_on_trio,
     trio_http_session,
+    watch_client_retries,
 )
 from ._clock import AnyioClock, Clock
 from ._errors import (
@@ -43,6 +44,7 @@ from ._events import JobWatchFailed, PollRetrying, WatchEvent
 from ._kinds import Kind, kind_of
 from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
 from ._policy import Mode, Timing, verdict
+from ._push import EventSource
 from ._refs import JobRef, ReadSetActivationJobRef
 from ._scheduler import Scheduler, View
 from ._validation import (
@@ -79,6 +81,13 @@ DEFAULT_RETRY_MAX = 30.0
 DEFAULT_RECONCILE_DELAY = 60.0
 
 
+def _close_quietly(view: View) -> None:
+    """Close a view whose stream was dropped; at interpreter exit its loop may be gone,
+    and with it everything there was to stop."""
+    with contextlib.suppress(RuntimeError):
+        view.close()
+
+
 class EventStream:
     """What a watch returns: an async iterator of events that can be closed early.
 
@@ -89,7 +98,7 @@ class EventStream:
     def __init__(self, view: View, *, raise_errors: bool) -> None:
         self._view = view
         self._raise = raise_errors
-        self._finalizer = weakref.finalize(self, view.close)
+        self._finalizer = weakref.finalize(self, _close_quietly, view)
 
     def __aiter__(self) -> EventStream:
         return self
@@ -142,6 +151,16 @@ def _check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidInputError(f"{name} must be True or False", argument=name)
     return value
+
+
+def _check_kind(ref: JobRef[Any], argument: str) -> None:
+    try:
+        kind_of(ref)
+    except InvalidInputError:
+        raise InvalidInputError(
+            f"{argument} holds a {type(ref).__name__}, which is no kind this release knows",
+            argument=argument,
+        ) from None
 
 
 def _check_ref(ref: object, argument: str = "ref") -> JobRef[Any]:
@@ -228,9 +247,10 @@ class OmicsWaiter:
             rate = DEFAULT_MAX_TPS if max_tps is None else check_rate("max_tps", max_tps)
             self._budget = RequestBudget(rate, clock=self._clock)
         self._api = OmicsApi(client, self._budget)
+        watch_client_retries(client, self._budget)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
         self._scheduler.reconcile_delay = check_seconds("reconcile_delay", reconcile_delay)
-        self._events: Any = None  # an SqsEventSource, set by connect(events_queue_url=...)
+        self._events: EventSource | None = None  # set by connect(events_queue_url=...)
         self._task_group: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> OmicsWaiter:
@@ -246,7 +266,7 @@ class OmicsWaiter:
             task_group.start_soon(self._receive_events, self._events)
         return self
 
-    async def _receive_events(self, source: Any) -> None:
+    async def _receive_events(self, source: EventSource) -> None:
         """Feed push events to the scheduler as hints, for as long as the waiter is entered.
 
         Receiving failures and a queue quiet for twice `reconcile_delay` while jobs are
@@ -292,6 +312,11 @@ class OmicsWaiter:
         # The body's own exception goes on as it is (not wrapped in an ExceptionGroup): the
         # task group only ever holds the scheduler, which ends by this cancellation.
         await task_group.__aexit__(None, None, None)
+
+    @property
+    def budget(self) -> Budget:
+        """The request budget every wait on this waiter shares (read its `mode` and `rate`)."""
+        return self._budget
 
     def __repr__(self) -> str:
         t = self._timing
@@ -554,6 +579,7 @@ class OmicsWaiter:
         deadline: Any = None,
         since: Any = None,
         items: bool = False,
+        until: str | None = None,
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> EventStream:
@@ -573,6 +599,8 @@ class OmicsWaiter:
             since: The job as seen before (e.g. by a previous process): only changes
                 after it are yielded.
             items: For a run: also fetch its tasks (ListRunTasks) and report them.
+            until: End once the job reaches this status or a later one on its way to
+                success (as `wait`'s `until`): its last event is then that status's.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
 
@@ -585,6 +613,7 @@ class OmicsWaiter:
         """
         ref = _check_ref(ref)
         _check_bool("items", items)
+        wanted = self._check_until(kind_of(ref), until)
         seen = self._since([ref], [] if since is None else [since], single=True)
         view = self._view(
             [ref],
@@ -595,6 +624,7 @@ class OmicsWaiter:
             mode=Mode.PROGRESS,
             items=items,
             events=True,
+            until=wanted,
             since=seen,
         )
         return EventStream(view, raise_errors=True)
@@ -605,6 +635,8 @@ class OmicsWaiter:
                 f"{argument} must be an iterable of job references", argument=argument
             )
         checked = [_check_ref(r, argument) for r in refs]
+        for ref in checked:
+            _check_kind(ref, argument)
         if len(set(checked)) != len(checked):
             twice = next(r for r, n in collections.Counter(checked).items() if n > 1)
             raise InvalidInputError(
@@ -645,6 +677,7 @@ class OmicsWaiter:
         since: Iterable[Any] | None = None,
         items: bool = False,
         final_only: bool = False,
+        until: str | None = None,
         min_delay: float | None = None,
         max_delay: float | None = None,
     ) -> EventStream:
@@ -667,6 +700,9 @@ class OmicsWaiter:
                 tasks), at the backoff's pace; costs requests.
             final_only: Report each job only when it ends: it is fetched once, when a
                 List shows it finished. The cheapest way to act on each outcome.
+            until: End each job once it reaches this status or a later one on its way
+                to success (as `wait`'s `until`; a status every job's kind passes).
+                With `final_only`, jobs are followed change by change, as `wait` does.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
 
@@ -680,8 +716,13 @@ class OmicsWaiter:
             raise InvalidInputError(
                 "final_only and items exclude each other", argument="final_only"
             )
+        wanted = None
+        for kind in dict.fromkeys(kind_of(ref) for ref in checked):
+            wanted = self._check_until(kind, until)
         seen = self._since(checked, since)
         mode = Mode.FINAL if final_only else Mode.PROGRESS if items else Mode.CHANGES
+        if wanted is not None and mode is Mode.FINAL:
+            mode = Mode.CHANGES  # a status on the way is seen only by following changes
         view = self._view(
             checked,
             timeout=timeout,
@@ -691,6 +732,7 @@ class OmicsWaiter:
             mode=mode,
             items=items,
             events=True,
+            until=wanted,
             since=seen,
         )
         return EventStream(view, raise_errors=False)
