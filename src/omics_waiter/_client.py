@@ -28,7 +28,7 @@ from ._errors import (
     ServiceError,
     UnexpectedResponseError,
 )
-from ._kinds import Kind, Listing, Operation, Summary
+from ._kinds import ACTIVATION_JOB, Kind, Listing, Operation, Summary
 from ._models import ActivationJobStatus, ActivationJobSummary, parse_summary
 from ._refs import JobRef
 from ._validation import check_url
@@ -37,7 +37,6 @@ __all__ = ["NotFound", "OmicsApi", "OmicsClient", "Transient"]
 
 logger = logging.getLogger("omics_waiter")
 
-LIST_ACTIVATION_JOBS = Operation("ListReadSetActivationJobs", "list_read_set_activation_jobs")
 START_ACTIVATION_JOB = Operation("StartReadSetActivationJob", "start_read_set_activation_job")
 JobT = TypeVar("JobT")
 
@@ -420,6 +419,24 @@ class OmicsApi:
         acquire: bool = True,
     ) -> tuple[list[Summary], str | None]:
         """One page of a kind's List, read; returns (summaries, next token)."""
+        raw = await self._list(
+            listing, batch, token, status, created_after, max_results, not_after, acquire
+        )
+        page = _page(raw, listing.page_field, listing.operation.name)
+        return [listing.summary(item, batch) for item in page], _token(raw, listing.operation.name)
+
+    async def _list(
+        self,
+        listing: Listing,
+        batch: tuple[str, ...],
+        token: str | None,
+        status: str | None,
+        created_after: dt.datetime | None,
+        max_results: int,
+        not_after: float,
+        acquire: bool,
+    ) -> Mapping[str, Any]:
+        """One List request: the batch's parameters, the page token and the filters."""
         params: dict[str, Any] = listing.params(batch) | {"maxResults": max_results}
         if token is not None:
             params[listing.token_param] = token
@@ -433,11 +450,7 @@ class OmicsApi:
             filter_["createdAfter"] = created_after
         if filter_:
             params["filter"] = filter_
-        name = listing.operation.name
-        raw = await self.call(listing.operation, params, not_after=not_after, acquire=acquire)
-        return [
-            listing.summary(item, batch) for item in _page(raw, listing.page_field, name)
-        ], _token(raw, name)
+        return await self.call(listing.operation, params, not_after=not_after, acquire=acquire)
 
     async def list_activation_jobs(
         self,
@@ -450,19 +463,20 @@ class OmicsApi:
         not_after: float = float("inf"),
     ) -> tuple[list[ActivationJobSummary], str | None]:
         """One page of ListReadSetActivationJobs, parsed; returns (jobs, next token)."""
-        params: dict[str, Any] = {"sequenceStoreId": sequence_store_id, "maxResults": max_results}
-        if next_token is not None:
-            params["nextToken"] = next_token
-        filter_: dict[str, Any] = {}
-        if status is not None:
-            filter_["status"] = status.value
-        if created_after is not None:
-            filter_["createdAfter"] = created_after
-        if filter_:
-            params["filter"] = filter_
-        raw = await self.call(LIST_ACTIVATION_JOBS, params, not_after=not_after)
-        items = _page(raw, "activationJobs", LIST_ACTIVATION_JOBS.name)
-        return [parse_summary(item) for item in items], _token(raw, LIST_ACTIVATION_JOBS.name)
+        listing = ACTIVATION_JOB.listing
+        assert listing is not None
+        raw = await self._list(
+            listing,
+            (sequence_store_id,),
+            next_token,
+            None if status is None else status.value,
+            created_after,
+            max_results,
+            not_after,
+            True,
+        )
+        items = _page(raw, listing.page_field, listing.operation.name)
+        return [parse_summary(item) for item in items], _token(raw, listing.operation.name)
 
     async def start_activation_job(
         self,

@@ -276,6 +276,7 @@ def _store_listing(
         token_param="nextToken",
         summary=_store_summary(ref_type, f"a {name} item"),
         created_after=True,
+        status_param="filter.status",
     )
 
 

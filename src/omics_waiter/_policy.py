@@ -119,8 +119,6 @@ def verdict(kind: Kind[Any], job: Any, *, accept_partial: bool, until: str | Non
         return job  # reached `until` on the way
     if status in kind.success:
         return job
-    if until is not None and status in kind.partial and accept_partial:
-        return job
     if status in kind.partial:
         if accept_partial:
             return job

@@ -35,14 +35,13 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 
 from ._backoff import RetryBackoff, poll_delay
 from ._budget import Budget
 from ._client import NotFound, OmicsApi, Transient
 from ._clock import Clock
 from ._errors import OmicsWaiterError, UnexpectedResponseError
-from ._events import JobWatchFailed, PollRetrying
+from ._events import BudgetModeChanged, JobWatchFailed, PollRetrying, PushModeChanged
 from ._kinds import KINDS, Kind, Listing, kind_of
 from ._policy import (
     Mode,
@@ -243,6 +242,7 @@ class Scheduler:
         self._deadlines: list[tuple[float, int, weakref.ref[View]]] = []
         self._sleepers: set[anyio.CancelScope] = set()
         self._driving = False
+        self._handed_over = anyio.Event()  # set when a drive ends
         self._background = False
         self._stop: Callable[[], bool] = lambda: False
         self._tg: anyio.abc.TaskGroup | None = None
@@ -357,8 +357,6 @@ class Scheduler:
         """Switch between push (events flow) and polling at the normal pace; tell every view."""
         if active == self._push_active:
             return
-        from ._events import PushModeChanged
-
         previous = "push" if self._push_active else "polling"
         self._push_active = active
         event = PushModeChanged(
@@ -528,8 +526,7 @@ class Scheduler:
         """Run the lanes until cancelled (the waiter's own task, inside ``async with``)."""
         if self._driving:
             # A consumer is running the lanes: let it hand over first.
-            while self._driving:
-                await anyio.lowlevel.checkpoint()
+            await self._handed_over.wait()
         self._background = True
         try:
             await self._drive(lambda: False, task_status)
@@ -542,6 +539,7 @@ class Scheduler:
         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         self._driving = True
+        self._handed_over = anyio.Event()
         self._stop = stop
         try:
             async with anyio.create_task_group() as tg:
@@ -555,6 +553,7 @@ class Scheduler:
             self._tg = None
             self._lane_tasks = set()
             self._driving = False
+            self._handed_over.set()
             for view in list(self._views):
                 view.notify()  # someone else may take over
 
@@ -609,8 +608,6 @@ class Scheduler:
     def _check_budget_mode(self) -> None:
         mode = self._budget.mode
         if mode != self._budget_mode:
-            from ._events import BudgetModeChanged
-
             event = BudgetModeChanged(mode=mode, previous=self._budget_mode)
             self._budget_mode = mode
             logger.info("request budget: %s (was %s)", mode, event.previous)
@@ -754,11 +751,15 @@ class Scheduler:
 
     def _timing(self, entry: _Entry) -> tuple[float, float, float]:
         """The closest pacing its views ask for, and the nearest deadline still ahead."""
+        return self._pacing({s.view for s in entry.subs})
+
+    def _pacing(self, views: set[View]) -> tuple[float, float, float]:
+        """The closest pacing `views` ask for (min_delay, max_delay), and the nearest
+        deadline still ahead."""
         now = self._clock.now()
-        subs = entry.subs
-        low = min((s.view.timing.min_delay for s in subs), default=1.0)
-        high = min((s.view.timing.max_delay for s in subs), default=1.0)
-        deadline = min((s.view.deadline for s in subs if s.view.deadline > now), default=math.inf)
+        low = min((v.timing.min_delay for v in views), default=1.0)
+        high = min((v.timing.max_delay for v in views), default=1.0)
+        deadline = min((v.deadline for v in views if v.deadline > now), default=math.inf)
         return low, max(low, high), deadline
 
     def _poll_delay(self, entry: _Entry, now: float) -> float | None:
@@ -1028,10 +1029,8 @@ class Scheduler:
         if not batch.entries:
             return
         batch.sweep_attempt = 1 if batch.changed else batch.sweep_attempt + 1
-        lows, highs, deadlines = zip(
-            *(self._timing(e) for e in batch.entries.values()), strict=True
-        )
-        low, high, deadline = min(lows), min(highs), min(deadlines)
+        # (Over the batch's views, once: not per job, which is the hot path at scale.)
+        low, high, deadline = self._pacing({s.view for e in batch.entries.values() for s in e.subs})
         share = self._budget.rate(batch.listing.operation.name) * _SWEEP_SHARE
         floor = max(low / _SWEEP_SPEEDUP, batch.pages / share)
         remaining = deadline - now
