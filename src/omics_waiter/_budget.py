@@ -4,16 +4,23 @@
 report a throttle. `RequestBudget` is the local implementation (one process); a
 budget shared by several processes implements the same protocol.
 
-Requests are handed out in first-come order at evenly spaced times, at most
-`rate` per second per operation, so the service's own token bucket (whose burst
-capacity is at least one second of its quota) never runs dry while our rate stays
-at or below the quota. On a throttling response the rate is halved
-(multiplicative decrease), then it climbs back linearly over time (additive
-increase) to the configured maximum: AIMD, as TCP does it.
+Requests are handed out in first-come order, at most `rate` per second per
+operation on average (GCRA: each lane keeps the time of its next free slot, pushed one
+interval, ``1 / rate``, further by each request). An operation may be given a *burst*:
+after a quiet spell, up to ``burst x rate`` of its requests go at once instead of
+``1 / rate`` apart. The engine gives one to Gets, which come in bursts (a List sweep
+shows several jobs finished at once; spacing their Gets evenly made the k-th wait
+k - 1 intervals, the larger part of the detection tail), and none to Lists, whose
+sweeps the scheduler paces itself. A burst is at most one second of the rate, so the
+service's own token bucket, whose capacity is at least one second of its quota, never
+runs dry while our rate stays at or below the quota. On a throttling response the rate
+is halved (multiplicative decrease) and the burst is spent, then the rate climbs back
+linearly over time (additive increase) to the configured maximum: AIMD, as TCP does it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -57,11 +64,12 @@ _CUT_COOLDOWN = 1.0
 
 @dataclass(slots=True)
 class _Lane:
-    """The state of one operation's rate: what it was cut to, and when."""
+    """The state of one operation's rate: what it was cut to, and when; its next slot."""
 
     rate_at_cut: float
     cut_at: float
     next_slot: float
+    burst: float  # seconds of the rate that may go at once
 
 
 class RequestBudget:
@@ -72,6 +80,8 @@ class RequestBudget:
         clock: The clock to read and sleep on.
         min_rate: The floor a run of throttles can cut the rate to.
         recovery: Requests per second regained per second after a cut.
+        bursts: Seconds of rate each named operation may spend at once after a quiet
+            spell (at most 1; operations not named: none, slots evenly spaced).
     """
 
     def __init__(
@@ -81,11 +91,13 @@ class RequestBudget:
         clock: Clock,
         min_rate: float | None = None,
         recovery: float | None = None,
+        bursts: Mapping[str, float] | None = None,
     ) -> None:
         self.max_rate = max_rate
         self.min_rate = min_rate if min_rate is not None else min(max_rate, 0.2)
         self.recovery = recovery if recovery is not None else max_rate / 20
         self._clock = clock
+        self._bursts = {name: min(1.0, max(0.0, b)) for name, b in (bursts or {}).items()}
         self._lanes: dict[str, _Lane] = {}
 
     @property
@@ -108,8 +120,14 @@ class RequestBudget:
         lane = self._lanes.get(operation)
         if lane is None:
             now = self._clock.now()
-            lane = self._lanes[operation] = _Lane(self.max_rate, now - 1e9, now)
+            burst = self._bursts.get(operation, 0.0)
+            lane = self._lanes[operation] = _Lane(self.max_rate, now - 1e9, now, burst)
         return lane
+
+    @staticmethod
+    def _tolerance(lane: _Lane, rate: float) -> float:
+        """How far ahead of the lane's next slot a request may go: (burst size - 1) / rate."""
+        return max(0.0, lane.burst * rate - 1.0) / rate
 
     def reserve(self, operation: str, not_after: float) -> float | None:
         """Reserve the next request slot for `operation`, no later than `not_after`.
@@ -118,10 +136,11 @@ class RequestBudget:
         earliest free slot is after `not_after`.
         """
         lane = self._lane(operation)
-        slot = max(self._clock.now(), lane.next_slot)
+        now = self._clock.now()
+        slot = max(now, lane.next_slot - self._tolerance(lane, self._rate(lane, now)))
         if slot > not_after:
             return None
-        lane.next_slot = slot + 1.0 / self._rate(lane, slot)
+        lane.next_slot = max(lane.next_slot, slot) + 1.0 / self._rate(lane, slot)
         return slot
 
     async def acquire(self, operation: str, not_after: float = float("inf")) -> bool:
@@ -135,14 +154,15 @@ class RequestBudget:
         return True
 
     def throttled(self, operation: str) -> None:
-        """Record a throttling response: halve the rate and push the next slot out."""
+        """Record a throttling response: halve the rate, spend the burst, and push the next
+        slot one interval (of the new rate) out."""
         lane = self._lane(operation)
         now = self._clock.now()
         if now - lane.cut_at < _CUT_COOLDOWN:
             return
-        lane.rate_at_cut = max(self.min_rate, self._rate(lane, now) / 2)
+        rate = lane.rate_at_cut = max(self.min_rate, self._rate(lane, now) / 2)
         lane.cut_at = now
-        lane.next_slot = max(lane.next_slot, now + 1.0 / lane.rate_at_cut)
+        lane.next_slot = max(lane.next_slot, now + 1.0 / rate + self._tolerance(lane, rate))
 
     def __repr__(self) -> str:
         return f"RequestBudget(max_rate={self.max_rate}, min_rate={self.min_rate})"

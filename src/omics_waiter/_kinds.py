@@ -253,11 +253,11 @@ _WORKFLOW = {
 
 
 def _store_summary(
-    ref_type: Callable[[str, str], JobRef[Any]], what: str
+    ref_type: type[JobRef[Any]], what: str
 ) -> Callable[[Mapping[str, Any], tuple[str, ...]], Summary]:
     def summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
         return Summary(
-            ref=ref_type(batch[0], _required_text(raw, "id", what)),
+            ref=ref_type._from_service(batch[0], _required_text(raw, "id", what)),
             status=_required_text(raw, "status", what),
             creation_time=_time(raw, "creationTime", what, required=False),
         )
@@ -283,7 +283,7 @@ def _store_listing(
 def _run_summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
     what = "a ListRuns item"
     return Summary(
-        RunRef(_required_text(raw, "id", what)),
+        RunRef._from_service(_required_text(raw, "id", what)),
         _required_text(raw, "status", what),
         _time(raw, "creationTime", what, required=False),
     )
@@ -292,7 +292,7 @@ def _run_summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
 def _task_summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
     what = "a ListRunTasks item"
     return Summary(
-        TaskRef(batch[0], _required_text(raw, "taskId", what)),
+        TaskRef._from_service(batch[0], _required_text(raw, "taskId", what)),
         _required_text(raw, "status", what),
         _time(raw, "creationTime", what, required=False),
     )
@@ -303,7 +303,7 @@ def _analytics_summary(
 ) -> Callable[[Mapping[str, Any], tuple[str, ...]], Summary]:
     def summary(raw: Mapping[str, Any], batch: tuple[str, ...]) -> Summary:
         return Summary(
-            ref_type(_required_text(raw, "id", what)),
+            ref_type._from_service(_required_text(raw, "id", what)),
             _required_text(raw, "status", what),
             _time(raw, "creationTime", what, required=False),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ._errors import InvalidInputError
 
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 JobT = TypeVar("JobT", covariant=True)
+_Ref = TypeVar("_Ref", bound="JobRef[Any]")
 
 # field rule -> (pattern, min length, max length), as in the service model.
 _STORE_ID = (r"[0-9]+", 10, 36)
@@ -85,6 +86,17 @@ def check_field(name: str, value: object, *, uuid: bool = False) -> str:
     return value
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A reference type's field names, in order (read once per type)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 class JobRef(Generic[JobT]):
     """A reference to one HealthOmics job; waiting on it returns a `JobT`.
 
@@ -98,13 +110,26 @@ class JobRef(Generic[JobT]):
     _uuid_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
-        for f in fields(self):  # type: ignore[arg-type]
-            check_field(f.name, getattr(self, f.name), uuid=f.name in self._uuid_fields)
+        for name in _field_names(type(self)):
+            check_field(name, getattr(self, name), uuid=name in self._uuid_fields)
+
+    @classmethod
+    def _from_service(cls: type[_Ref], *ids: str) -> _Ref:
+        """A reference to IDs the service itself returned, not checked again.
+
+        For the hot path of List pages (hundreds of items a sweep, most of them jobs
+        nobody watches): an ID the service got wrong matches no watched job, which
+        checking it would not change.
+        """
+        ref = object.__new__(cls)
+        for name, value in zip(_field_names(cls), ids, strict=True):
+            object.__setattr__(ref, name, value)
+        return ref
 
     @property
     def ids(self) -> tuple[str, ...]:
         """The identifiers, in field order."""
-        return tuple(getattr(self, f.name) for f in fields(self))  # type: ignore[arg-type]
+        return tuple(getattr(self, name) for name in _field_names(type(self)))
 
     def __str__(self) -> str:
         return "/".join(self.ids)

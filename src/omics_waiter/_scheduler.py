@@ -56,7 +56,7 @@ from ._policy import (
 from ._refs import JobRef
 from ._tracker import JobTracker
 
-__all__ = ["BATCH_THRESHOLD", "Scheduler", "View"]
+__all__ = ["BATCH_THRESHOLD", "BURSTS", "Scheduler", "View"]
 
 logger = logging.getLogger("omics_waiter")
 
@@ -73,6 +73,11 @@ _MAX_IN_FLIGHT = 16
 # _SWEEP_SHARE of the List budget.
 _SWEEP_SPEEDUP = 10.0
 _SWEEP_SHARE = 0.5
+# Seconds of its rate each Get operation may spend at once (see `_budget`): a sweep shows
+# several jobs finished at once, and their Gets should not queue 1 / rate apart.
+GET_BURST = 0.5
+#: The bursts a waiter's own `RequestBudget` allows: Gets only (Lists are paced by sweeps).
+BURSTS: Mapping[str, float] = {kind.get.name: GET_BURST for kind in KINDS.values()}
 
 
 @dataclass(slots=True, eq=False)

@@ -46,7 +46,7 @@ from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
 from ._policy import Mode, Timing, verdict
 from ._push import EventSource
 from ._refs import JobRef, ReadSetActivationJobRef
-from ._scheduler import Scheduler, View
+from ._scheduler import BURSTS, Scheduler, View
 from ._validation import (
     check_id,
     check_ids,
@@ -245,7 +245,7 @@ class OmicsWaiter:
             self._budget: Budget = budget
         else:
             rate = DEFAULT_MAX_TPS if max_tps is None else check_rate("max_tps", max_tps)
-            self._budget = RequestBudget(rate, clock=self._clock)
+            self._budget = RequestBudget(rate, clock=self._clock, bursts=BURSTS)
         self._api = OmicsApi(client, self._budget)
         watch_client_retries(client, self._budget)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
