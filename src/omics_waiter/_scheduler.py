@@ -257,7 +257,7 @@ class Scheduler:
         self._push_active = False
         self.reconcile_delay = math.inf
         self.watching = anyio.Event()  # set while any job is watched (for the event receiver)
-        self._latest = -math.inf  # the latest deadline (plus grace) of any view so far
+        self._latest = -math.inf  # the latest deadline of any view so far
 
     # -- registration -------------------------------------------------------------------
 
@@ -270,7 +270,7 @@ class Scheduler:
         now = self._clock.now()
         self._views.add(view)
         heapq.heappush(self._deadlines, (view.deadline, next(self._seq), weakref.ref(view)))
-        self._latest = max(self._latest, view.deadline + view.timing.min_delay)
+        self._latest = max(self._latest, view.deadline)
         activated: set[int] = set()
         for ref, kind in zip(refs, kinds, strict=True):
             seen = since.get(ref)
@@ -586,8 +586,12 @@ class Scheduler:
             if self._stopping():
                 break
             if not await self._budget.acquire(operation, self._not_after()):
-                self._expire_all()
-                await self._idle(None)
+                # No slot before the last deadline: nothing more can be asked in time.
+                # Every wait ends at the last deadline (not before: one may register later).
+                if self._clock.now() >= self._latest:
+                    self._expire_all()
+                else:
+                    await self._idle(self._latest)
                 continue
             self._check_budget_mode()
             # (Even if the drive is ending, the slot is spent: the drive waits for it.)
@@ -595,20 +599,35 @@ class Scheduler:
             if chosen is None:
                 continue
             priority, target = chosen
+            if not isinstance(target, _Batch):
+                target.scheduled = None
+                if self._late(target):
+                    continue
             self._in_flight[operation] += 1
             assert self._tg is not None
             if isinstance(target, _Batch):
                 target.in_flight = True
                 self._tg.start_soon(self._run_sweep, operation, target)
             else:
-                target.scheduled = None
                 target.in_flight = True
                 self._tg.start_soon(self._run_get, operation, target, priority)
         self._wake()
 
     def _not_after(self) -> float:
-        """A request slot is of use until the last deadline (plus a request's grace)."""
-        return self._latest
+        """A request slot is of use until the last deadline (and not after it: the last
+        poll lands at the deadline, never later; the margin is float rounding)."""
+        return self._latest + 1e-9
+
+    def _late(self, entry: _Entry) -> bool:
+        """Whether a Get's slot came after the deadline of every view of its job (the
+        budget queued it): then those waits time out now, and the Get is not sent."""
+        now = self._clock.now()
+        subs = list(entry.subs)
+        if not subs or any(now <= sub.view.deadline + 1e-9 for sub in subs):
+            return False
+        for sub in subs:
+            self._fail_timeout(sub)
+        return True
 
     def _check_budget_mode(self) -> None:
         mode = self._budget.mode

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -217,6 +218,46 @@ async def test_transient_errors_until_the_deadline_end_in_a_timeout() -> None:
     assert info.value.job is None
     assert client.calls[-1] - start <= 60.0 + 1e-9  # (float rounding of the virtual clock)
     assert clock.now() - start <= 60.0 + 1e-9
+
+
+class _ThrottledClient(FakeClient):
+    """Throttles every Get, recording which job was asked for and when."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__([client_error("ThrottlingException", 429)], clock)
+        self.asked: list[tuple[str, float]] = []
+
+    async def get_read_set_activation_job(self, *, id: str, sequenceStoreId: str) -> Any:
+        self.asked.append((id, clock_now(self.clock)))
+        return await super().get_read_set_activation_job(id=id, sequenceStoreId=sequenceStoreId)
+
+
+def clock_now(clock: FakeClock | None) -> float:
+    assert clock is not None
+    return clock.now()
+
+
+async def test_no_request_for_a_job_after_its_waits_deadline_while_another_wait_goes_on() -> None:
+    # Throttled throughout, the budget falls to its floor and queues retries of both jobs:
+    # a slot that comes after the first wait's deadline is not spent on its job.
+    clock = FakeClock()
+    client = _ThrottledClient(clock)
+    waiter = OmicsWaiter(client, clock=clock, min_delay=2.0, max_delay=60.0)  # type: ignore[arg-type]
+    short, long = "3333333333", "4444444444"
+    ended: dict[str, float] = {}
+
+    async def wait(job_id: str, timeout: float) -> None:
+        with pytest.raises(WaitTimeoutError):
+            await waiter.wait_for_activation_job(STORE, job_id, timeout=timeout)
+        ended[job_id] = clock.now()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wait, short, 20.0)
+        tg.start_soon(wait, long, 120.0)
+    asked_short = [t for job_id, t in client.asked if job_id == short]
+    assert asked_short and max(asked_short) <= 20.0 + 1e-9
+    assert ended[short] <= 20.0 + 2.0 + 1e-9  # (at most a request's grace after it)
+    assert max(t for job_id, t in client.asked if job_id == long) <= 120.0 + 1e-9
 
 
 @pytest.mark.parametrize(
