@@ -60,7 +60,10 @@ __all__ = ["BATCH_THRESHOLD", "BURSTS", "Scheduler", "View"]
 
 logger = logging.getLogger("omics_waiter")
 
-#: A batch with at least this many watched jobs per List call of a sweep is swept.
+#: A batch with at least this many watched jobs per List call of a sweep starts being
+#: swept; it is swept until it has no more jobs than a sweep has pages (then a request
+#: per job costs no more, and needs no final Get). Between the two, sweeping goes on:
+#: the last jobs of a batch are not left to per-job polls at `min_delay` and beyond.
 BATCH_THRESHOLD = 3
 # createdAfter is set this far before the oldest unfinished job: both times are the
 # service's own, so this covers only rounding of the filter and inclusive bounds.
@@ -144,7 +147,9 @@ class _Batch:
 
     @property
     def threshold(self) -> int:
-        return BATCH_THRESHOLD * max(1, len(self.listing.active_statuses))
+        """Watched jobs it takes to start sweeping: `BATCH_THRESHOLD` per List call of a
+        sweep, and more than the pages the last sweep took."""
+        return max(BATCH_THRESHOLD * max(1, len(self.listing.active_statuses)), self.pages + 1)
 
 
 class View:
@@ -296,7 +301,7 @@ class Scheduler:
                 if sub.done:
                     continue
             batch = entry.batch
-            if batch is not None and len(batch.entries) >= batch.threshold:
+            if batch is not None and (batch.active or len(batch.entries) >= batch.threshold):
                 if not batch.active:
                     self._activate(batch, now)
                     activated.add(id(batch))
@@ -1041,8 +1046,8 @@ class Scheduler:
                 for sub in list(entry.subs):
                     if now >= sub.view.deadline:
                         self._fail_timeout(sub)  # the sweep at the deadline was its last look
-        if len(batch.entries) < batch.threshold:
-            # Few jobs left: polling them one by one is now cheaper than sweeping.
+        if len(batch.entries) <= batch.pages:
+            # As few jobs as pages: polling them one by one costs no more than sweeping.
             batch.active = False
             batch.version += 1
             for entry in batch.entries.values():

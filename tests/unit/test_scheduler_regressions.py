@@ -13,8 +13,15 @@ import anyio
 import pytest
 import trio.testing
 
-from fakes import JOB, STORE, FakeClient, job_body
-from omics_waiter import InvalidInputError, JobRef, OmicsWaiter, RunRef
+from fakes import JOB, STORE, T0, FakeClient, job_body
+from omics_waiter import (
+    InvalidInputError,
+    JobRef,
+    JobStatusChanged,
+    OmicsWaiter,
+    ReadSetActivationJobRef,
+    RunRef,
+)
 
 
 def virtual() -> dict[str, object]:
@@ -87,3 +94,57 @@ async def refused_then_another_wait() -> list[str]:
 def test_a_refused_wait_many_registers_nothing() -> None:
     calls = anyio.run(refused_then_another_wait, backend="trio", backend_options=virtual())
     assert calls == ["refused, naming refs"]
+
+
+class StoreClient(FakeClient):
+    """One sequence store whose jobs complete at given (virtual) times; Get and List
+    answer from the clock, and every request is recorded."""
+
+    def __init__(self, done_at: dict[str, float]) -> None:
+        super().__init__([])
+        self.done_at = done_at
+        self.requests: list[tuple[str, float]] = []
+
+    def _status(self, job_id: str) -> str:
+        return "COMPLETED" if anyio.current_time() >= self.done_at[job_id] else "IN_PROGRESS"
+
+    async def get_read_set_activation_job(self, *, id: str, sequenceStoreId: str) -> Any:
+        self.requests.append(("Get", anyio.current_time()))
+        await anyio.sleep(0.01)
+        return job_body(self._status(id), job_id=id)
+
+    async def list_read_set_activation_jobs(self, **kwargs: Any) -> Any:
+        self.requests.append(("List", anyio.current_time()))
+        await anyio.sleep(0.01)
+        items = [
+            {"id": j, "sequenceStoreId": STORE, "status": self._status(j), "creationTime": T0}
+            for j in sorted(self.done_at)
+        ]
+        return {"activationJobs": items}
+
+
+async def last_jobs_of_a_batch() -> tuple[dict[str, float], StoreClient]:
+    # Six jobs of one store: four end at 5 s, two run on (to 40 s and 60 s).
+    done_at = {f"{n}" * 10: 5.0 for n in range(1, 5)} | {"5" * 10: 40.0, "6" * 10: 60.0}
+    client = StoreClient(done_at)
+    waiter = OmicsWaiter(client, min_delay=2, max_delay=2)  # type: ignore[arg-type]
+    refs = [ReadSetActivationJobRef(STORE, j) for j in done_at]
+    seen: dict[str, float] = {}
+    async with waiter:
+        async for event in waiter.watch_many(refs, final_only=True, timeout=100):
+            assert isinstance(event, JobStatusChanged), event
+            seen[event.ref.job_id] = anyio.current_time()
+    return {j: seen[j] - done_at[j] for j in done_at}, client
+
+
+def test_the_last_jobs_of_a_batch_are_swept_until_they_are_no_more_than_its_pages() -> None:
+    latency, client = anyio.run(last_jobs_of_a_batch, backend="trio", backend_options=virtual())
+    # Two jobs left of a one-page sweep: still swept (no Get until one of them finishes),
+    # for fewer requests than polling the two one by one at min_delay would cost ...
+    between = [op for op, t in client.requests if 8.0 <= t < 40.0]
+    assert between and set(between) == {"List"}, between
+    assert len(between) <= (40.0 - 8.0) * 2 / 2.0
+    # ... and the last one alone is polled by Get (as cheap as a List page, and final).
+    after = [op for op, t in client.requests if t > 43.0]
+    assert after and set(after) == {"Get"}, after
+    assert max(latency.values()) <= 2.0 + 0.1, latency
