@@ -246,9 +246,9 @@ async def test_no_request_for_a_job_after_its_waits_deadline_while_another_wait_
     short, long = "3333333333", "4444444444"
     ended: dict[str, float] = {}
 
-    async def wait(job_id: str, timeout: float) -> None:
+    async def wait(job_id: str, seconds: float) -> None:
         with pytest.raises(WaitTimeoutError):
-            await waiter.wait_for_activation_job(STORE, job_id, timeout=timeout)
+            await waiter.wait_for_activation_job(STORE, job_id, timeout=seconds)
         ended[job_id] = clock.now()
 
     async with anyio.create_task_group() as tg:
