@@ -6,13 +6,17 @@ Not part of the package; the scripts in this directory import it as a sibling mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import resource
+import socket
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -154,3 +158,38 @@ class EmulatorThread:
 def clock() -> float:
     """The clock the emulator and the waiters share (``time.monotonic``)."""
     return time.monotonic()
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's standalone server (SQS, EventBridge) on a free port, started with this
+    interpreter (the moto of the project's environment): the process and its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                return process, url
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """`start_moto`'s URL, for a ``with`` block; the server stops at its end."""
+    process, url = start_moto()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait()

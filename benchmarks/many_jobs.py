@@ -1,6 +1,6 @@
 """Benchmark: waiting on many jobs at once, against a quota.
 
-Two suites, each contender run one after another in this process on a fresh emulator with the
+Three suites, each contender run one after another in this process on a fresh emulator with the
 same seed and therefore an identical population (same IDs, items and life cycles):
 
 Read set activation jobs (``--suite jobs``; 200 jobs in one sequence store):
@@ -22,11 +22,26 @@ Runs (``--suite runs``; 200 runs, ListRuns filtered by each active status):
 ``async with``), ``runs-wait-handover`` (the same without ``async with``) and
 ``runs-aiobotocore`` (aiobotocore's ``run_completed`` waiter, one per run).
 
-Run (about 10 minutes 30 seconds for both suites at the defaults on 2 cores, tracemalloc
-pass included)::
+Push (``--suite push``; the activation jobs' population): ``wait_many`` on a waiter that
+receives HealthOmics status-change events (``connect(events_queue_url=...)``), polling only to
+reconcile: ``push`` with every event delivered, ``push-drop20`` with 20% of events dropped
+(``event_drop_rate=0.2``); the table shows them beside ``ours-wait-many`` (polling) and
+``aiobotocore``, which run with the jobs suite (or, with ``--suite push`` alone, for it). A
+moto server started here stands in for EventBridge and SQS; each push contender gets a fresh
+queue and rule from the library's own ``setup_events`` (``omics-waiter events setup``) and an
+emulator that publishes every status change ``--event-delay`` (0.2-1.0 s, uniform) late.
+``--reconcile-delay`` is 10 s here, not the library's 60 s default: a dropped final event
+then costs at most about 10 s, which keeps the run short; the bound checked for each job whose
+final event was dropped is ``reconcile_delay`` plus one sweep (the sweep's List pages and the
+confirming Get at the quota).
+
+Run (about 10 minutes 30 seconds for the jobs and runs suites at the defaults on 2 cores,
+tracemalloc pass included; the push suite adds about 2 minutes 15 seconds to that, and takes
+about 4 minutes 15 seconds alone, its two companions included)::
 
     .venv/bin/python benchmarks/many_jobs.py                # tables
     .venv/bin/python benchmarks/many_jobs.py --suite runs   # one suite
+    .venv/bin/python benchmarks/many_jobs.py --suite push   # push, beside polling and the SDK
     .venv/bin/python benchmarks/many_jobs.py --json > out.json
 
 The emulator runs in a background thread of this process (own event loop), so the process's
@@ -44,6 +59,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -53,8 +69,9 @@ import random
 import sys
 import time
 import tracemalloc
+import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +89,7 @@ from omics_waiter import (
     ReadSetActivationJobRef,
     RunRef,
 )
+from omics_waiter._events_setup import setup_events, teardown_events
 from omics_waiter.testing import Faults, OmicsEmulator
 
 REGION = "us-east-1"
@@ -131,10 +149,13 @@ class Suite:
     get_op: str
     list_op: str
     sdk_waiter: str  # botocore's waiter name
+    population: str = "jobs"  # whose jobs: "jobs" or "runs"
+    #: Contenders of other suites shown in this suite's table too (run once, for either).
+    companions: tuple[str, ...] = ()
 
     def pages(self, jobs: int, stores: int) -> int:
         """List pages of one full sweep with every job watched (an upper bound for runs)."""
-        if self.name == "runs":
+        if self.population == "runs":
             # One List per active status; 200 runs spread over them fill at most one status
             # past its first page.
             return RUN_ACTIVE_STATUSES + math.ceil(jobs / PAGE) - 1
@@ -154,8 +175,19 @@ SUITES = {
         "ListReadSetActivationJobs",
         "read_set_activation_job_completed",
     ),
-    "runs": Suite("runs", "runs", "GetRun", "ListRuns", "run_completed"),
+    "runs": Suite("runs", "runs", "GetRun", "ListRuns", "run_completed", population="runs"),
+    "push": Suite(
+        "push",
+        "push events (EventBridge via SQS, moto server), read set activation jobs",
+        "GetReadSetActivationJob",
+        "ListReadSetActivationJobs",
+        "read_set_activation_job_completed",
+        companions=("ours-wait-many", "aiobotocore"),
+    ),
 }
+
+#: The push contenders, and the share of status-change events their emulator drops.
+PUSH_DROP_RATES = {"push": 0.0, "push-drop20": 0.2}
 
 
 # -- results ------------------------------------------------------------------------------
@@ -206,6 +238,10 @@ class Result:
     handoffs: list[float]  # answer -> caller, per job
     wrong_verdicts: int
     population: str
+    events: dict[str, int]  # the emulator's status-change events, by outcome (push only)
+    #: Push: the detection latency of each job whose final event was dropped; None else.
+    dropped_finals: list[float] | None = None
+    dropped_final_jobs: int = 0  # jobs whose final event was dropped, detected or not
 
     def requests_by_op(self, op: str) -> int:
         return sum(self.requests.get(op, {}).values())
@@ -254,6 +290,9 @@ class Result:
             "ru_maxrss_bytes_after_run": self.max_rss,
             "tracemalloc_peak_bytes": self.tracemalloc_peak,
             "population_fingerprint": self.population,
+            "events": self.events,
+            "jobs_with_final_event_dropped": self.dropped_final_jobs,
+            "dropped_final_detection_seconds": self.dropped_finals,
             "notes": self.outcome.notes,
         }
 
@@ -269,12 +308,20 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _connect(url: str, args: argparse.Namespace) -> Any:
+    push: dict[str, Any] = {}
+    if args.events_queue_url is not None:  # a push contender's (see _push_queue)
+        push = {
+            "events_queue_url": args.events_queue_url,
+            "sqs_endpoint_url": args.moto_url,
+            "reconcile_delay": args.reconcile_delay,
+        }
     return OmicsWaiter.connect(
         endpoint_url=url,
         region_name=REGION,
         aws_access_key_id=KEY,
         aws_secret_access_key=KEY,
         **_options(args),
+        **push,
     )
 
 
@@ -519,10 +566,70 @@ CONTENDERS: dict[str, tuple[str, str, Runner]] = {
         ours_waits_handover,
     ),
     "runs-aiobotocore": ("runs", "aiobotocore run_completed waiter, one per run", sdk_waiter),
+    # The same wait_many as ours-wait-many; _run_one gives them a queue, events and moto.
+    "push": ("push", "omics-waiter wait_many, push events (none dropped)", ours_wait_many),
+    "push-drop20": ("push", "omics-waiter wait_many, push events, 20% dropped", ours_wait_many),
 }
 
 
 # -- running ------------------------------------------------------------------------------
+
+
+@dataclass
+class PushQueue:
+    """A push contender's fresh queue and rule, and the jobs whose final event was dropped."""
+
+    url: str
+    drop_rate: float
+    dropped_finals: set[str] = field(default_factory=set)
+
+    def emulator_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {
+            "events_endpoint_url": args.moto_url,
+            "event_delay": args.event_delay,
+            "event_drop_rate": self.drop_rate,
+        }
+
+
+@contextlib.contextmanager
+def _push_queue(name: str, args: argparse.Namespace) -> Iterator[PushQueue | None]:
+    """For a push contender: a queue and a rule made by `setup_events` (as ``omics-waiter
+    events setup`` does) on the moto server, removed after; None for the others."""
+    drop_rate = PUSH_DROP_RATES.get(name)
+    if drop_rate is None:
+        yield None
+        return
+    queue = f"bench-{name}-{uuid.uuid4().hex[:8]}"
+    options = {
+        "region_name": REGION,
+        "endpoint_url": args.moto_url,
+        "aws_access_key_id": KEY,
+        "aws_secret_access_key": KEY,
+    }
+    url = asyncio.run(setup_events(queue, **options))
+    try:
+        yield PushQueue(url, drop_rate)
+    finally:
+        asyncio.run(teardown_events(queue, **options))
+
+
+def _note_dropped_finals(emu: OmicsEmulator, into: set[str]) -> None:
+    """Note each job whose final status-change event the emulator drops.
+
+    Wraps the emulator's private event schedule for this benchmark only: it changes no
+    decision, it only reads each one (a drop is counted in the emulator's stats).
+    """
+    schedule = emu._schedule
+    assert schedule is not None
+    decide = schedule._decide
+
+    def noting(job: Any, key: Any, index: int, at: float, snapshot: Any) -> None:
+        dropped = emu.stats.events["dropped"]
+        decide(job, key, index, at, snapshot)
+        if emu.stats.events["dropped"] > dropped and snapshot.completion_time is not None:
+            into.add(job.id)
+
+    schedule._decide = noting  # type: ignore[method-assign]
 
 
 def _run_one(
@@ -531,17 +638,23 @@ def _run_one(
     suite, _, runner = CONTENDERS[name]
     low, high = args.durations
 
-    def make() -> OmicsEmulator:
-        return OmicsEmulator(
+    def make(push: PushQueue | None) -> OmicsEmulator:
+        emu = OmicsEmulator(
             seed=args.seed,
             job_seconds=(low, high),
             failure_rate=FAILURE_RATE,
             quota_tps=args.quota,
             faults=Faults(latency=args.latency) if args.latency else None,
+            **({} if push is None else push.emulator_options(args)),
         )
+        if push is not None:
+            _note_dropped_finals(emu, push.dropped_finals)
+        return emu
 
     gc.collect()
-    with EmulatorThread(make) as emu:
+    with _push_queue(name, args) as push, EmulatorThread(functools.partial(make, push)) as emu:
+        if push is not None:
+            args = argparse.Namespace(**{**vars(args), "events_queue_url": push.url})
         if trace:
             tracemalloc.start()
         with RssSampler() as rss:
@@ -556,7 +669,7 @@ def _run_one(
             tracemalloc.stop()
         requests = emu.stats.requests
         # Ground truth, from the emulator: each job's final status and completion time.
-        latencies = []
+        latencies_by_job = {}
         handoffs = []
         wrong = 0
         for job_id, status in outcome.verdicts.items():
@@ -566,7 +679,7 @@ def _run_one(
             if done is None:
                 wrong += 1  # a verdict before the job finished
             else:
-                latencies.append(outcome.arrivals[job_id] - done)
+                latencies_by_job[job_id] = outcome.arrivals[job_id] - done
             answer = outcome.answers.get(job_id)
             if answer is not None and outcome.measured_at == "caller":
                 handoffs.append(outcome.arrivals[job_id] - answer)
@@ -580,6 +693,12 @@ def _run_one(
                 outcome.notes["returned_after_last_completion_s"] = round(returned - last, 3)
             del outcome.notes["returned_at"]
         fingerprint = _fingerprint(emu)
+        events = emu.stats.events
+    dropped_finals = None
+    if push is not None:
+        dropped_finals = [
+            latencies_by_job[job] for job in push.dropped_finals if job in latencies_by_job
+        ]
     return Result(
         name=name,
         suite=suite,
@@ -592,10 +711,13 @@ def _run_one(
         max_rss=max_rss_bytes(),
         tracemalloc_peak=traced_peak,
         outcome=outcome,
-        latencies=latencies,
+        latencies=list(latencies_by_job.values()),
         handoffs=handoffs,
         wrong_verdicts=wrong,
         population=fingerprint,
+        events=events,
+        dropped_finals=dropped_finals,
+        dropped_final_jobs=0 if push is None else len(push.dropped_finals),
     )
 
 
@@ -615,6 +737,7 @@ def _fingerprint(emu: OmicsEmulator) -> str:
 def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) -> str:
     header = ["", *(r.name for r in results)]
     limit = suite.polling_limit(args.jobs, args.stores, args.quota)
+    push = suite.name == "push"
 
     def row(label: str, fn: Callable[[Result], Any]) -> list[Any]:
         return [label, *(fn(r) for r in results)]
@@ -628,6 +751,11 @@ def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) 
         row("requests: Get", lambda r: r.requests_by_op(suite.get_op)),
         row("requests: List", lambda r: r.requests_by_op(suite.list_op)),
         row("requests: total", lambda r: r.total_requests),
+        *(
+            [row("requests per job", lambda r: f"{r.total_requests / args.jobs:.2f}")]
+            if push
+            else []
+        ),
         row("throttled responses (429)", lambda r: r.throttled),
         row("verdicts (true final status)", lambda r: len(r.outcome.verdicts)),
         row("failed waits", lambda r: len(r.outcome.failures)),
@@ -639,6 +767,7 @@ def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) 
             "detection latency max (s)",
             lambda r: _common.seconds(max(r.latencies) if r.latencies else None),
         ),
+        *(_dropped_rows(row) if push else []),
         row("p95 / polling limit", p95_ratio),
         row("latency taken when", lambda r: _taken_when(r)),
         row(
@@ -656,10 +785,11 @@ def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) 
         f"{suite.title}: {args.jobs} jobs, quota {args.quota:g} TPS per operation, durations "
         f"{args.durations[0]:g}-{args.durations[1]:g} s, seed {args.seed}, "
         f"min_delay {args.min_delay:g} s (= SDK Delay), max_delay {args.max_delay:g} s, "
-        + (f"{args.stores} store(s), " if suite.name == "jobs" else "")
+        + (f"{args.stores} store(s), " if suite.population == "jobs" else "")
         + f"response latency {args.latency:g} s",
         f"polling limit: {suite.pages(args.jobs, args.stores)} List page(s) a sweep / "
         f"(2 x {args.quota:g} TPS) + 1 Get / {args.quota:g} TPS = {limit:.3f} s",
+        *(_push_settings(args) if push else []),
         "",
         _common.table(header, rows),
     ]
@@ -677,7 +807,7 @@ def render_suite(results: list[Result], args: argparse.Namespace, suite: Suite) 
             "wait_many returned after the last job's completion (s): " + json.dumps(returned),
         ]
     by_name = {r.name: r for r in results}
-    lines += _targets(by_name, suite, limit)
+    lines += _targets(by_name, suite, limit, args)
     populations = {r.population for r in results}
     lines.append("")
     lines.append(
@@ -694,8 +824,83 @@ def _taken_when(result: Result) -> str:
     return "caller told"
 
 
-def _targets(by_name: dict[str, Result], suite: Suite, limit: float) -> list[str]:
+def _dropped_rows(row: Callable[[str, Callable[[Result], Any]], list[Any]]) -> list[list[Any]]:
+    """The push table's rows on events, and on the jobs whose final event was dropped."""
+
+    def push_only(fn: Callable[[Result], Any]) -> Callable[[Result], Any]:
+        return lambda r: "-" if r.dropped_finals is None else fn(r)
+
+    return [
+        row(
+            "events published / dropped",
+            push_only(lambda r: f"{r.events['published']} / {r.events['dropped']}"),
+        ),
+        row("jobs whose final event was dropped", push_only(lambda r: r.dropped_final_jobs)),
+        row(
+            "  their detection latency max (s)",
+            push_only(lambda r: _common.seconds(max(r.dropped_finals or [], default=None))),
+        ),
+    ]
+
+
+def _sweep_seconds(args: argparse.Namespace) -> float:
+    """One reconciliation sweep at the quota: its List pages, and the Get that confirms."""
+    return float((SUITES["push"].pages(args.jobs, args.stores) + 1) / args.quota)
+
+
+def _moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
+
+
+def _push_settings(args: argparse.Namespace) -> list[str]:
+    low, high = args.event_delay
+    return [
+        f"push: events {low:g}-{high:g} s late (uniform), reconcile_delay "
+        f"{args.reconcile_delay:g} s, moto {_moto_version()} server, a fresh queue and rule "
+        "(setup_events) per contender",
+    ]
+
+
+def _push_targets(by_name: dict[str, Result], args: argparse.Namespace) -> list[str]:
+    low, high = args.event_delay
+    p50_target = (low + high) / 2 + 0.3
+    bound = args.reconcile_delay + _sweep_seconds(args)
     lines: list[str] = []
+    for name, result in by_name.items():
+        if result.dropped_finals is None:
+            continue
+        per_job = result.total_requests / args.jobs
+        p50 = percentile(result.latencies, 50)
+        failed = len(result.outcome.failures)
+        lines += [
+            "",
+            f"targets of issue 12 ({name}):",
+            f"  Omics requests per job <= 1.2: {per_job <= 1.2} ({per_job:.2f})",
+            f"  p50 detection <= {p50_target:.2f} s (median event delay + 0.3 s): "
+            f"{p50 is not None and p50 <= p50_target} ({_common.seconds(p50)} s)",
+            f"  zero failed waits: {failed == 0} ({failed})",
+            f"  zero throttled responses: {result.throttled == 0} ({result.throttled})",
+        ]
+        if result.dropped_final_jobs:
+            late = [t for t in result.dropped_finals if t > bound]
+            lost = result.dropped_final_jobs - len(result.dropped_finals)
+            worst = max(result.dropped_finals, default=None)
+            lines.append(
+                f"  every job whose final event was dropped detected within reconcile_delay + "
+                f"one sweep ({bound:.2f} s): {not late and not lost} ({result.dropped_final_jobs} "
+                f"jobs, {lost} not detected, {len(late)} later, max {_common.seconds(worst)} s)"
+            )
+    return lines
+
+
+def _targets(
+    by_name: dict[str, Result], suite: Suite, limit: float, args: argparse.Namespace
+) -> list[str]:
+    lines: list[str] = []
+    if suite.name == "push":
+        return _push_targets(by_name, args)
     if suite.name == "jobs":
         ours, sdk = by_name.get("ours-many"), by_name.get("aiobotocore")
         if ours and sdk:
@@ -752,7 +957,9 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
     parts = []
     for suite in SUITES.values():
         mine = [r for r in results if r.suite == suite.name]
-        if mine:
+        if mine and args.suite in ("all", suite.name):
+            by_name = {r.name: r for r in results}
+            mine += [by_name[name] for name in suite.companions if name in by_name]
             parts.append(render_suite(mine, args, suite))
     return "\n\n".join(parts)
 
@@ -810,7 +1017,19 @@ def main(argv: list[str] | None = None) -> int:
         "--suite",
         choices=["all", *SUITES],
         default="all",
-        help="activation jobs, runs, or both (all)",
+        help="activation jobs, runs, push (on the activation jobs), or every one (all)",
+    )
+    parser.add_argument(
+        "--event-delay",
+        type=_durations,
+        default=(0.2, 1.0),
+        help="push: seconds each event is late, MIN:MAX, uniform (0.2:1)",
+    )
+    parser.add_argument(
+        "--reconcile-delay",
+        type=float,
+        default=10.0,
+        help="push: the waiter's reconcile_delay, seconds (10)",
     )
     parser.add_argument(
         "--only", action="append", choices=list(CONTENDERS), help="run only these contenders"
@@ -822,6 +1041,8 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the second pass that measures each contender's tracemalloc peak",
     )
     parser.add_argument("--json", action="store_true", help="JSON on stdout (table on stderr)")
+    # Set per run: the moto server's URL, and a push contender's queue (see _push_queue).
+    parser.set_defaults(moto_url=None, events_queue_url=None)
     args = parser.parse_args(argv)
     if args.timeout is None:
         args.timeout = 4 * args.durations[1] + 60
@@ -829,33 +1050,18 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": Population.draw(args.seed, args.jobs, args.stores),
         "runs": RunPopulation(args.jobs),
     }
+    suites = [SUITES[args.suite]] if args.suite != "all" else list(SUITES.values())
     names = [
         n
         for n, (suite, _, _) in CONTENDERS.items()
-        if (not args.only or n in args.only) and args.suite in ("all", suite)
+        if (not args.only or n in args.only)
+        and any(s.name == suite or n in s.companions for s in suites)
     ]
-    results = []
-    started = time.perf_counter()
-    for name in names:
-        suite, title, _ = CONTENDERS[name]
-        print(f"running {name}: {title} ...", file=sys.stderr, flush=True)
-        result = _run_one(name, populations[suite], args)
-        print(
-            f"  {name}: {result.wall:.1f}s, {result.total_requests} requests, "
-            f"{len(result.outcome.failures)} failed waits, p95 "
-            f"{_common.seconds(percentile(result.latencies, 95))} s",
-            file=sys.stderr,
-            flush=True,
-        )
-        results.append(result)
-    if args.tracemalloc:
-        # tracemalloc slows every allocation (the client's CPU time and latencies rise
-        # markedly), so it gets a pass of its own on the same population; only its peak is kept.
-        for result in results:
-            print(f"tracemalloc pass: {result.name} ...", file=sys.stderr, flush=True)
-            traced = _run_one(result.name, populations[result.suite], args, trace=True)
-            result.tracemalloc_peak = traced.tracemalloc_peak
-    total = time.perf_counter() - started
+    moto = contextlib.ExitStack()
+    if any(n in PUSH_DROP_RATES for n in names):
+        args.moto_url = moto.enter_context(_common.moto_server())
+    with moto:
+        results, total = _run_all(names, populations, args)
     text = render(results, args) + f"\n\ntotal run time: {total:.0f} s"
     if args.json:
         print(text, file=sys.stderr)
@@ -871,6 +1077,9 @@ def main(argv: list[str] | None = None) -> int:
                 "latency": args.latency,
                 "timeout": args.timeout,
                 "failure_rate_per_item": FAILURE_RATE,
+                "event_delay": list(args.event_delay),
+                "reconcile_delay": args.reconcile_delay,
+                "moto": _moto_version() if args.moto_url else None,
                 "tracemalloc": args.tracemalloc,
                 "polling_limit_seconds": {
                     name: suite.polling_limit(args.jobs, args.stores, args.quota)
@@ -890,6 +1099,36 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(text)
     return 0
+
+
+def _run_all(
+    names: list[str], populations: dict[str, AnyPopulation], args: argparse.Namespace
+) -> tuple[list[Result], float]:
+    """Run each contender (and its tracemalloc pass); the results and the seconds it took."""
+    results = []
+    started = time.perf_counter()
+    for name in names:
+        suite, title, _ = CONTENDERS[name]
+        print(f"running {name}: {title} ...", file=sys.stderr, flush=True)
+        result = _run_one(name, populations[SUITES[suite].population], args)
+        print(
+            f"  {name}: {result.wall:.1f}s, {result.total_requests} requests, "
+            f"{len(result.outcome.failures)} failed waits, p95 "
+            f"{_common.seconds(percentile(result.latencies, 95))} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append(result)
+    if args.tracemalloc:
+        # tracemalloc slows every allocation (the client's CPU time and latencies rise
+        # markedly), so it gets a pass of its own on the same population; only its peak is kept.
+        for result in results:
+            print(f"tracemalloc pass: {result.name} ...", file=sys.stderr, flush=True)
+            traced = _run_one(
+                result.name, populations[SUITES[result.suite].population], args, trace=True
+            )
+            result.tracemalloc_peak = traced.tracemalloc_peak
+    return results, time.perf_counter() - started
 
 
 def _cpus() -> int | None:

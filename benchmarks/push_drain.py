@@ -18,14 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 
+from _common import moto_server
 from aiobotocore.session import get_session
 
 from omics_waiter._events_setup import setup_events, teardown_events
@@ -33,28 +30,6 @@ from omics_waiter._push import SqsEventSource
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                return process, url
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.1)
 
 
 async def put_burst(endpoint: str, count: int) -> float:
@@ -115,8 +90,7 @@ async def drain(
 
 
 async def main(args: argparse.Namespace) -> None:
-    process, endpoint = start_moto()
-    try:
+    with moto_server() as endpoint:
         print(f"{args.events} events, moto server {endpoint}, best of {args.repeat}")
         print(f"{'mode':>5}  {'in flight':>9}  {'drain s':>8}  {'median s':>8}  {'calls':>5}")
         for live in (False, True):
@@ -131,9 +105,6 @@ async def main(args: argparse.Namespace) -> None:
                     f"{statistics.median(drains):8.2f}  {runs[0][2]:>5}"
                 )
         print(f"(putting {args.events} events took {runs[0][0]:.2f} s)")
-    finally:
-        process.terminate()
-        process.wait()
 
 
 if __name__ == "__main__":

@@ -420,11 +420,13 @@ class Scheduler:
         self._schedule_get(entry, priority, self._clock.now())
         return True
 
-    def _slow(self, delay: float | None, remaining: float) -> float | None:
-        """While push carries the watch, polls only reconcile, every `reconcile_delay`."""
+    def _slow(self, delay: float | None, remaining: float, fastest: float) -> float | None:
+        """While push carries the watch, polls only reconcile, every `reconcile_delay`
+        (never sooner than `fastest`, polling's own shortest delay): however far polling's
+        backoff has grown, so that a dropped event costs at most `reconcile_delay`."""
         if delay is None or not self._push_active:
             return delay
-        return min(max(delay, self.reconcile_delay), remaining)
+        return min(max(fastest, self.reconcile_delay), remaining)
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -794,7 +796,7 @@ class Scheduler:
     def _poll_delay(self, entry: _Entry, now: float) -> float | None:
         low, high, deadline = self._timing(entry)
         delay = poll_delay(entry.poll_attempt, deadline - now, low, high, self._uniform)
-        return self._slow(delay, deadline - now)
+        return self._slow(delay, deadline - now, low)
 
     def _retry_delay(self, attempt: int, views: Iterable[View]) -> float | None:
         """Seconds until a failed request is retried (full jitter), or None at the deadline."""
@@ -1072,6 +1074,7 @@ class Scheduler:
                 self._uniform,
             ),
             remaining,
+            min(floor, high),
         )
         if delay is not None:
             self._schedule_sweep(batch, now + delay)

@@ -2,11 +2,15 @@
 
 A clock read twice between deciding to sleep and sleeping (a negative sleep on a busy
 machine), a reference of no known kind registered halfway through a wait_many, and a
-batch whose List answered 404 failing its jobs without the not-found grace.
+batch whose List answered 404 failing its jobs without the not-found grace; the last jobs
+of a batch left to per-job polls too early. Also one found
+while adding push to the benchmark: reconciliation spaced by a backoff grown past
+reconcile_delay.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio
@@ -22,6 +26,7 @@ from omics_waiter import (
     ReadSetActivationJobRef,
     RunRef,
 )
+from omics_waiter._push import StatusHint
 
 
 def virtual() -> dict[str, object]:
@@ -148,3 +153,47 @@ def test_the_last_jobs_of_a_batch_are_swept_until_they_are_no_more_than_its_page
     after = [op for op, t in client.requests if t > 43.0]
     assert after and set(after) == {"Get"}, after
     assert max(latency.values()) <= 2.0 + 0.1, latency
+
+
+class Ticking:
+    """An event source that keeps push on: every 2 s an event about a job no one watches."""
+
+    async def check(self) -> None:
+        pass
+
+    async def receive(self) -> list[StatusHint]:
+        await anyio.sleep(2)
+        return [StatusHint("activation", (STORE, "1111111111"), "IN_PROGRESS", None, "e")]
+
+
+async def dropped_final_event(done_at: float, reconcile_delay: float) -> list[float]:
+    """The times of the Gets of a job whose final event never comes, from its first Get."""
+    calls: list[float] = []
+
+    class Client(FakeClient):
+        async def get_read_set_activation_job(self, *, id: str, sequenceStoreId: str) -> Any:
+            calls.append(anyio.current_time())
+            await anyio.lowlevel.checkpoint()
+            return job_body("COMPLETED" if calls[-1] - calls[0] >= done_at else "IN_PROGRESS")
+
+    # max_delay beyond reconcile_delay, as the defaults are (120 s and 60 s).
+    waiter = OmicsWaiter(
+        Client([]),  # type: ignore[arg-type]
+        min_delay=1,
+        max_delay=120,
+        reconcile_delay=reconcile_delay,
+    )
+    waiter._events = Ticking()
+    async with waiter:
+        await waiter.wait_for_activation_job(STORE, JOB, timeout=10_000)
+    return [t - calls[0] for t in calls]
+
+
+def test_a_dropped_final_event_is_caught_within_reconcile_delay_whatever_max_delay() -> None:
+    # While push carries the watch, a poll only reconciles: it comes every reconcile_delay,
+    # the documented bound on a dropped event's delay. The bug: a backoff that had grown
+    # past reconcile_delay (towards max_delay) spaced the polls further apart.
+    times = anyio.run(dropped_final_event, 1000.0, 10.0, backend="trio", backend_options=virtual())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert times[-1] - 1000.0 <= 10.0 + 1e-6, times
+    assert max(gaps[3:]) <= 10.0 + 1e-6, gaps
