@@ -155,6 +155,24 @@ class _Batch:
 class View:
     """The scheduler's side of one wait or watch: its jobs, its events, its deadline."""
 
+    __slots__ = (
+        "__weakref__",
+        "closed",
+        "deadline",
+        "events",
+        "expiring",
+        "failures",
+        "items",
+        "mode",
+        "open",
+        "queue",
+        "scheduler",
+        "signal",
+        "subs",
+        "timing",
+        "until",
+    )
+
     def __init__(
         self,
         scheduler: Scheduler,

@@ -24,6 +24,8 @@ class JobTracker(Generic[JobT]):
         since: A job observed earlier (e.g. before a restart); only changes after it are reported.
     """
 
+    __slots__ = ("_items", "_status", "kind", "last")
+
     def __init__(self, kind: Kind[JobT], since: JobT | None = None) -> None:
         self.kind = kind
         self.last: JobT | None = None
