@@ -33,12 +33,12 @@ from omics_waiter import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
-from omics_waiter._cli import (
+from omics_waiter._cli import parse_ref
+from omics_waiter._cli_common import (
     board_exit_code,
     check_read_sets,
     chunk_requests,
     exit_code,
-    parse_ref,
 )
 from omics_waiter._display import (
     Interrupted,

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ._cli_common import run_command
+
 __all__ = ["register_events_commands"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,8 +60,6 @@ def register_events_commands(group: click.Group) -> None:
         queue; the queue's policy lets that rule, and only it, send. Running it again
         changes nothing. Prints queue_url=URL.
         """
-        # Imported here: _cli imports this module to register the commands.
-        from ._cli import _run
         from ._events_setup import setup_events
 
         async def command() -> int:
@@ -69,7 +69,7 @@ def register_events_commands(group: click.Group) -> None:
             click.echo(f"queue_url={queue_url}")
             return 0
 
-        _run(command)
+        run_command(command)
 
     @events.command("teardown")
     @_options
@@ -77,7 +77,6 @@ def register_events_commands(group: click.Group) -> None:
         name: str, region: str | None, profile: str | None, endpoint_url: str | None
     ) -> None:
         """Remove the rule's target, the rule NAME and the queue NAME (those that exist)."""
-        from ._cli import _run
         from ._events_setup import teardown_events
 
         async def command() -> int:
@@ -87,4 +86,4 @@ def register_events_commands(group: click.Group) -> None:
             click.echo(f"removed the rule and the queue {name}")
             return 0
 
-        _run(command)
+        run_command(command)

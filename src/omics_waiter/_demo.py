@@ -16,18 +16,23 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
+from ._cli_common import (
+    Settings,
+    board_exit_code,
+    chunk_requests,
+    follow_until_stopped,
+    report_errors,
+    start_and_follow,
+)
 from ._display import JobBoard
 from ._errors import InvalidInputError, OmicsWaiterError
 from ._refs import JobRef, ReadSetImportJobRef, RunRef
 from ._waiter import OmicsWaiter
 from .testing import Faults, OmicsEmulator
-
-if TYPE_CHECKING:
-    from ._cli import Settings
 
 __all__ = ["demo_requests", "run_demo"]
 
@@ -177,15 +182,6 @@ async def _show(
     push: dict[str, Any],
 ) -> int:
     """Follow the demo's pipeline on `emulator`; return the exit code."""
-    # Imported here: _cli imports this module lazily, and this needs its helpers.
-    from ._cli import (
-        board_exit_code,
-        chunk_requests,
-        follow_until_stopped,
-        report_errors,
-        start_and_follow,
-    )
-
     # The rest of the pipeline, put straight into the emulator (the service starts these
     # from S3 files and workflow definitions the demo does not have): an import into the
     # same store, and a workflow run whose tasks are its items.
