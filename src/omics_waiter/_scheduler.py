@@ -395,43 +395,20 @@ class Scheduler:
         for view in list(self._views):
             if not view.finished:
                 view.deliver([event])
-        now = self._clock.now()
-        if active:
-            self._defer_polls(now)
-            return
-        # Polling takes over at its normal pace: pull every slow reconciliation in.
-        for batch in self._batches.values():
-            if batch.active:
-                batch.sweep_attempt = 0
-                if not batch.in_flight and batch.token is None and batch.due > now:
-                    self._schedule_sweep(batch, now)
-        for entry in self._entries.values():
-            priority = entry.scheduled
-            if priority is not None and not entry.in_flight:
-                entry.poll_attempt = 0
-                entry.scheduled = None
-                self._schedule_get(entry, priority, now)
-
-    def _defer_polls(self, now: float) -> None:
-        """Events carry the watch now: polls and sweeps scheduled at polling's pace move
-        out to reconciliation's (a job's first Get or sweep, and Gets asked for by an
-        event or a sweep, stay as they are)."""
-        for entry in self._entries.values():
-            if entry.scheduled is Priority.POLL and entry.last is not None:
-                low, _, deadline = self._timing(entry)
-                delay = self._slow(0.0, deadline - now, low)
-                if delay is not None and entry.due < now + delay:
+        if not active:
+            # Polling takes over at its normal pace: pull every slow reconciliation in.
+            now = self._clock.now()
+            for batch in self._batches.values():
+                if batch.active:
+                    batch.sweep_attempt = 0
+                    if not batch.in_flight and batch.token is None and batch.due > now:
+                        self._schedule_sweep(batch, now)
+            for entry in self._entries.values():
+                priority = entry.scheduled
+                if priority is not None and not entry.in_flight:
+                    entry.poll_attempt = 0
                     entry.scheduled = None
-                    self._schedule_get(entry, Priority.POLL, now + delay)
-        for batch in self._batches.values():
-            # (Not a batch's first sweep, which is its jobs' first sight.)
-            if batch.active and batch.sweep_attempt and not batch.in_flight and not batch.token:
-                low, _, deadline = self._pacing(
-                    {s.view for e in batch.entries.values() for s in e.subs}
-                )
-                delay = self._slow(0.0, deadline - now, low / _SWEEP_SPEEDUP)
-                if delay is not None and batch.due < now + delay:
-                    self._schedule_sweep(batch, now + delay)
+                    self._schedule_get(entry, priority, now)
 
     def hint(self, kind_word: str, ids: tuple[str, ...], status: str) -> bool:
         """An event says a job changed: fetch it now if it is watched (a Get confirms it).
