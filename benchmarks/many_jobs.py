@@ -391,70 +391,67 @@ async def ours_many(
     return out
 
 
+async def _settle(out: Outcome, job: str, wait: Awaitable[Any]) -> None:
+    """Await one job's wait and record its outcome: a verdict or the error's name."""
+    try:
+        final = await wait
+    except JobFailedError as exc:  # a verdict: FAILED, COMPLETED_WITH_FAILURES, ...
+        out.settle(job, status=str(exc.job.status))
+    except OmicsWaiterError as exc:
+        out.settle(job, failure=type(exc).__name__)
+    else:
+        out.settle(job, status=str(final.status))
+
+
 async def ours_single(
     url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
 ) -> Outcome:
     out = Outcome()
-
     async with _connect(url, args) as waiter:
         _record_answers(waiter, out)
-
-        async def one(store: str, job: str) -> None:
-            try:
-                final = await waiter.wait_for_activation_job(store, job, timeout=args.timeout)
-            except JobFailedError as exc:  # a verdict: FAILED, COMPLETED_WITH_FAILURES, ...
-                out.settle(job, status=exc.job.status.value)
-            except OmicsWaiterError as exc:
-                out.settle(job, failure=type(exc).__name__)
-            else:
-                out.settle(job, status=final.status.value)
-
         pairs = out.created(population.create(emu))
-        await asyncio.gather(*(one(store, job) for store, job in pairs))
+        await asyncio.gather(
+            *(
+                _settle(out, job, waiter.wait_for_activation_job(store, job, timeout=args.timeout))
+                for store, job in pairs
+            )
+        )
     return out
 
 
 async def _concurrent_waits(
-    waiter: OmicsWaiter,
+    opener: Callable[[str, argparse.Namespace], Any],
+    url: str,
     population: AnyPopulation,
     emu: OmicsEmulator,
     args: argparse.Namespace,
-    out: Outcome,
-) -> None:
-    """One ``wait()`` per job, each in a task of its own, as request handlers would."""
-    _record_answers(waiter, out)
-
-    async def one(scope: str, job: str) -> None:
-        try:
-            final = await waiter.wait(population.ref(scope, job), timeout=args.timeout)
-        except JobFailedError as exc:  # a verdict: FAILED, COMPLETED_WITH_FAILURES, ...
-            out.settle(job, status=str(exc.job.status))
-        except OmicsWaiterError as exc:
-            out.settle(job, failure=type(exc).__name__)
-        else:
-            out.settle(job, status=str(final.status))
-
-    pairs = out.created(population.create(emu))
-    tasks = [asyncio.create_task(one(scope, job)) for scope, job in pairs]
-    await asyncio.gather(*tasks)
+) -> Outcome:
+    """One ``wait()`` per job, each in a task of its own, as request handlers would, on the
+    waiter `opener` makes (entered with ``async with``, or not)."""
+    out = Outcome()
+    async with opener(url, args) as waiter:
+        _record_answers(waiter, out)
+        pairs = out.created(population.create(emu))
+        tasks = [
+            asyncio.create_task(
+                _settle(out, job, waiter.wait(population.ref(scope, job), timeout=args.timeout))
+            )
+            for scope, job in pairs
+        ]
+        await asyncio.gather(*tasks)
+    return out
 
 
 async def ours_waits(
     url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
 ) -> Outcome:
-    out = Outcome()
-    async with _connect(url, args) as waiter:
-        await _concurrent_waits(waiter, population, emu, args, out)
-    return out
+    return await _concurrent_waits(_connect, url, population, emu, args)
 
 
 async def ours_waits_handover(
     url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
 ) -> Outcome:
-    out = Outcome()
-    async with _unentered(url, args) as waiter:
-        await _concurrent_waits(waiter, population, emu, args, out)
-    return out
+    return await _concurrent_waits(_unentered, url, population, emu, args)
 
 
 async def ours_wait_many(

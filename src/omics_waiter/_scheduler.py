@@ -76,6 +76,8 @@ _MAX_IN_FLIGHT = 16
 # _SWEEP_SHARE of the List budget.
 _SWEEP_SPEEDUP = 10.0
 _SWEEP_SHARE = 0.5
+# Float rounding of the clock: a request at the deadline plus this is still at the deadline.
+_ROUNDING = 1e-9
 # Seconds of its rate each Get operation may spend at once (see `_budget`): a sweep shows
 # several jobs finished at once, and their Gets should not queue 1 / rate apart.
 GET_BURST = 0.5
@@ -640,15 +642,15 @@ class Scheduler:
 
     def _not_after(self) -> float:
         """A request slot is of use until the last deadline (and not after it: the last
-        poll lands at the deadline, never later; the margin is float rounding)."""
-        return self._latest + 1e-9
+        poll lands at the deadline, never later)."""
+        return self._latest + _ROUNDING
 
     def _late(self, entry: _Entry) -> bool:
         """Whether a Get's slot came after the deadline of every view of its job (the
         budget queued it): then those waits time out now, and the Get is not sent."""
         now = self._clock.now()
         subs = list(entry.subs)
-        if not subs or any(now <= sub.view.deadline + 1e-9 for sub in subs):
+        if not subs or any(now <= sub.view.deadline + _ROUNDING for sub in subs):
             return False
         for sub in subs:
             self._fail_timeout(sub)
