@@ -43,11 +43,11 @@ def sync_client_factory() -> Iterator[Any]:
         client.close()
 
 
-def timeline(final: str) -> list[Step]:
+def timeline(final: str, end: float = 0.25) -> list[Step]:
     return [
         Step(at=0.05, status="IN_PROGRESS"),
         Step(at=0.15, status="CANCELLING") if final == "CANCELLED" else Step(at=0.15),
-        Step(at=0.25, status=final),
+        Step(at=end, status=final),
     ]
 
 
@@ -64,7 +64,10 @@ async def wait(client: Any, job_id: str) -> None:
 async def test_waiter_succeeds_on_completed(sync_client_factory: Any) -> None:
     async with OmicsEmulator() as emu:
         client = sync_client_factory(emu)
-        job_id = emu.add_job(STORE, READ_SETS, timeline=timeline("COMPLETED"))
+        # Ends after 1 s: a sync client's first request (in a thread, loading the service
+        # model) can take a few tenths of a second on a busy machine, and the waiter should
+        # see the job before it completes.
+        job_id = emu.add_job(STORE, READ_SETS, timeline=timeline("COMPLETED", end=1.0))
         await wait(client, job_id)
         assert emu.stats.count("GetReadSetActivationJob", 200) >= 2
 
