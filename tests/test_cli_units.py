@@ -33,7 +33,6 @@ from omics_waiter import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
-from omics_waiter._cli import parse_ref
 from omics_waiter._cli_common import (
     board_exit_code,
     check_read_sets,
@@ -59,6 +58,7 @@ from omics_waiter._models import (
     TaskStatus,
 )
 from omics_waiter._refs import ReadSetActivationJobRef, RunRef, TaskRef, WorkflowVersionRef
+from omics_waiter._words import parse_ref
 
 STORE = "1234567890"
 T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)

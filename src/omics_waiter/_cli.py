@@ -10,7 +10,6 @@ traceback.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import functools
 import json
@@ -46,9 +45,6 @@ from ._display import (
     event_record,
     iso_time,
 )
-from ._errors import (
-    InvalidInputError,
-)
 from ._events import PollRetrying
 from ._kinds import KINDS
 from ._models import ActivationJobStatus
@@ -60,8 +56,9 @@ from ._waiter import (
     DEFAULT_MIN_DELAY,
     DEFAULT_TIMEOUT,
 )
+from ._words import check_until, id_form, parse_ref
 
-__all__ = ["main", "parse_ref"]
+__all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -227,54 +224,6 @@ def _shared(*names: str, **helps: str) -> Callable[[F], F]:
 # -- what to wait on ---------------------------------------------------------------------------
 
 
-def id_form(word: str) -> str:
-    """How a kind's ID is written on the command line: ``RUN_ID``, ``STORE_ID/JOB_ID`` ..."""
-    names = [f.name for f in dataclasses.fields(KINDS[word].ref_type)]  # type: ignore[arg-type]
-    return "/".join(n.upper() for n in names)
-
-
-def parse_ref(word: str, text: str) -> JobRef[Any]:
-    """The reference a command-line ID names, e.g. ``parse_ref("task", "1234/5678")``.
-
-    Raises:
-        InvalidInputError: The ID is not of the kind's form, or a field breaks its rule
-            (the message names the argument and the field).
-    """
-    kind = KINDS[word]
-    names = [f.name for f in dataclasses.fields(kind.ref_type)]  # type: ignore[arg-type]
-    parts = text.split("/")
-    if len(parts) != len(names):
-        raise InvalidInputError(
-            f"{word} ID {text!r} must be {id_form(word)}"
-            + (f" ({len(names)} IDs separated by '/')" if len(names) > 1 else ""),
-            argument="ids",
-        )
-    try:
-        return kind.ref_type(*parts)
-    except InvalidInputError as error:
-        field = error.argument or ""
-        message = str(error)
-        if field and message.startswith(field):
-            message = field.upper() + message[len(field) :]
-        raise InvalidInputError(f"{word} ID {text!r}: {message}", argument=field) from None
-
-
-def check_until(word: str, until: str | None) -> str | None:
-    """`--until` in upper case, if it is a status the kind passes on its way to success."""
-    if until is None:
-        return None
-    kind = KINDS[word]
-    allowed = [s for s in kind.progression if not kind.is_terminal(s)]
-    wanted = until.upper()
-    if wanted not in allowed:
-        raise InvalidInputError(
-            f"--until must be a status a {kind.noun} passes on its way ({', '.join(allowed)}), "
-            f"got {until!r}",
-            argument="until",
-        )
-    return wanted
-
-
 # -- the commands ----------------------------------------------------------------------------
 
 
@@ -426,7 +375,7 @@ def wait(
 
     async def command() -> int:
         settings.check()
-        wanted = check_until(word, until)
+        wanted = check_until(word, until, name="--until")
         refs: list[JobRef[Any]]
         if kind is None:
             store = check_id("--sequence-store-id", sequence_store_id)
