@@ -507,6 +507,49 @@ async def test_a_call_on_the_closed_client_of_connect_says_it_is_closed(
         await waiter.list_activation_jobs(STORE)
 
 
+@pytest.mark.asyncio
+async def test_connect_makes_its_client_from_a_callers_session(emulator: OmicsEmulator) -> None:
+    import aiobotocore.session
+
+    session = aiobotocore.session.AioSession()
+    session.set_credentials("testing", "testing")
+    job_id = emulator.add_job(STORE, [R1], timeline=completes_at(0.2))
+    async with OmicsWaiter.connect(
+        session=session,
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        min_delay=MIN_DELAY,
+        max_delay=0.2,
+    ) as waiter:
+        job = await waiter.wait_for_activation_job(STORE, job_id, timeout=10)
+    assert job.status is ActivationJobStatus.COMPLETED
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("session", "profile_name", "message"),
+    [
+        ("not a session", None, "session must be an aiobotocore AioSession"),
+        ("aio", "other", "give session or profile_name, not both"),
+    ],
+)
+async def test_connect_refuses_a_bad_session_before_any_request(
+    emulator: OmicsEmulator, session: object, profile_name: str | None, message: str
+) -> None:
+    import aiobotocore.session
+
+    given = aiobotocore.session.AioSession() if session == "aio" else session
+    with pytest.raises(InvalidInputError, match=message):
+        async with OmicsWaiter.connect(
+            session=given,
+            profile_name=profile_name,
+            endpoint_url=emulator.endpoint_url,
+            region_name="us-east-1",
+        ):
+            pass
+    assert not emulator.stats.requests
+
+
 # The endpoint can also come from the environment, as for any AWS SDK client; host-prefix
 # injection must then be off too, or every request goes to a "control-storage-" host.
 @pytest.mark.asyncio

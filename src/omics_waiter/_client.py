@@ -560,6 +560,7 @@ def trio_http_session() -> type:
 @contextlib.asynccontextmanager
 async def open_omics_client(
     *,
+    session: object | None = None,
     region_name: str | None,
     endpoint_url: str | None,
     profile_name: str | None,
@@ -573,7 +574,9 @@ async def open_omics_client(
 
     The client's own retries are off (the waiter retries, within its budget); host-prefix
     injection is off for any endpoint but AWS's own; timestamps are parsed by
-    `parse_timestamp`; on trio, the httpx transport is used.
+    `parse_timestamp`; on trio, the httpx transport is used. `session` is a caller's
+    aiobotocore ``AioSession`` (e.g. with assume-role credentials): its credentials, Region and
+    configured endpoint are used; ``profile_name`` must then be None.
     """
     import aiobotocore.session
     from aiobotocore.config import AioConfig
@@ -582,7 +585,15 @@ async def open_omics_client(
     if running_on_trio():
         transport["http_session_cls"] = trio_http_session()
     with setup_errors(profile_name, region_name):
-        session = aiobotocore.session.AioSession(profile=profile_name)
+        if session is None:
+            session = aiobotocore.session.AioSession(profile=profile_name)
+        elif not isinstance(session, aiobotocore.session.AioSession):
+            raise InvalidInputError(
+                f"session must be an aiobotocore AioSession, got {type(session).__name__}",
+                argument="session",
+            )
+        elif profile_name is not None:
+            raise InvalidInputError("give session or profile_name, not both", argument="session")
         session.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=parse_timestamp
         )

@@ -333,6 +333,7 @@ class OmicsWaiter:
         region_name: str | None = None,
         endpoint_url: str | None = None,
         profile_name: str | None = None,
+        session: object | None = None,
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
         aws_session_token: str | None = None,
@@ -357,6 +358,9 @@ class OmicsWaiter:
             region_name: The AWS Region (default: from the profile or environment).
             endpoint_url: Another endpoint than AWS's.
             profile_name: A profile from the AWS config files.
+            session: An aiobotocore ``AioSession`` of the caller's (e.g. with assume-role
+                or refreshable credentials) to make the Omics client from, instead of a
+                new one; not with `profile_name`.
             aws_access_key_id: Explicit credentials (default: the usual credential chain,
                 which refreshes temporary credentials during long waits).
             aws_secret_access_key: See above.
@@ -440,6 +444,7 @@ class OmicsWaiter:
                     logger.warning("events queue not reachable yet (%s): polling", exc.reason)
             client = await stack.enter_async_context(
                 open_omics_client(
+                    session=session,
                     region_name=region_name,
                     endpoint_url=endpoint_url,
                     profile_name=profile_name,
