@@ -530,10 +530,12 @@ class OmicsWaiter:
             deadline: An aware `datetime` to stop at, instead of `timeout`.
             accept_partial: Return, rather than raise, a job that ended
                 COMPLETED_WITH_FAILURES.
-            until: Return once the job reaches this status or a later one on its way to
-                success (e.g. ``"RUNNING"`` for a run), instead of waiting for the end.
-                A job already past it is returned at once; one that ends without
-                reaching it raises `JobFailedError`.
+            until: Return once the job is seen at this status (e.g. ``"RUNNING"`` for a
+                run), or at one it can reach only through it (COMPLETED), instead of
+                waiting for the end. A status that does not show it (STOPPING, which a
+                run cancelled before it ran reaches too) keeps the wait going; one that
+                ends in failure raises `JobFailedError` ("ended CANCELLED without
+                reaching RUNNING").
             min_delay: Overrides the waiter's `min_delay` for this wait.
             max_delay: Overrides the waiter's `max_delay` for this wait.
 
@@ -604,8 +606,9 @@ class OmicsWaiter:
             since: The job as seen before (e.g. by a previous process): only changes
                 after it are yielded.
             items: For a run: also fetch its tasks (ListRunTasks) and report them.
-            until: End once the job reaches this status or a later one on its way to
-                success (as `wait`'s `until`): its last event is then that status's.
+            until: End once the job is seen at this status, or at one it can reach only
+                through it (as `wait`'s `until`): its last event is then that status's;
+                a job that ends without it ends with its terminal event.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
 
@@ -705,8 +708,8 @@ class OmicsWaiter:
                 tasks), at the backoff's pace; costs requests.
             final_only: Report each job only when it ends: it is fetched once, when a
                 List shows it finished. The cheapest way to act on each outcome.
-            until: End each job once it reaches this status or a later one on its way
-                to success (as `wait`'s `until`; a status every job's kind passes).
+            until: End each job once it is seen at this status, or at one it can reach
+                only through it (as `wait`'s `until`; a status every job's kind passes).
                 With `final_only`, jobs are followed change by change, as `wait` does.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
