@@ -157,12 +157,10 @@ def not_found_error(
     *,
     operation: str,
     service_message: str | None = None,
-    before_deadline: bool = False,
 ) -> JobNotFoundError:
-    """The error for a job that stayed not found (for the grace period, or until the deadline)."""
-    when = " before the deadline" if before_deadline else ""
+    """The error for a job that stayed not found for the whole grace period."""
     return JobNotFoundError(
-        f"{kind.noun} {ref.ids[-1]} was not found{_where(ref)}{when}",
+        f"{kind.noun} {ref.ids[-1]} was not found{_where(ref)}",
         ref=ref,
         service_message=service_message,
         operation=operation,
@@ -171,12 +169,16 @@ def not_found_error(
 
 def deadline_error(
     kind: Kind[Any], ref: JobRef[Any], *, last: Any, never_found: bool
-) -> WaitTimeoutError | JobNotFoundError:
-    """The error for a job still unfinished at the deadline; one never found says so."""
-    if never_found:
-        return not_found_error(kind, ref, operation=kind.get.name, before_deadline=True)
+) -> WaitTimeoutError:
+    """The error for a job still unfinished at the deadline.
+
+    A job not found so far is not yet "not found": that takes the whole grace period, and
+    the deadline came first (a job started a moment ago may not be visible yet). So it is a
+    timeout too, whose message says the job had not been found.
+    """
+    detail = ", and it had not been found so far" if never_found else ""
     return WaitTimeoutError(
-        f"gave up waiting for {kind.noun} {ref.ids[-1]}{_where(ref)}: the deadline passed",
+        f"gave up waiting for {kind.noun} {ref.ids[-1]}{_where(ref)}: the deadline passed{detail}",
         ref=ref,
         job=last,
     )

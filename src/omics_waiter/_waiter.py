@@ -206,6 +206,8 @@ class OmicsWaiter:
         budget: A request budget to use instead of a local one of `max_tps` (e.g. one
             shared by several processes); the caller owns it. Excludes `max_tps`.
         not_found_grace: Seconds a job may be not found before `JobNotFoundError` (default 30).
+            A deadline that comes first ends the wait with a `WaitTimeoutError` saying the
+            job had not been found so far.
         reconcile_delay: With push events (`connect(events_queue_url=...)`), seconds
             between polls that catch a dropped event (default 60).
         clock: The clock to read and sleep on (default: the event loop's).
@@ -545,7 +547,8 @@ class OmicsWaiter:
         Raises:
             JobFailedError: The job ended without success (FAILED, CANCELLED ...).
             JobPartiallyFailedError: It ended COMPLETED_WITH_FAILURES.
-            WaitTimeoutError: The deadline passed; `.job` is the last job seen.
+            WaitTimeoutError: The deadline passed; `.job` is the last job seen (None if
+                it had not been found so far: the deadline came before the grace ended).
             JobNotFoundError: The job stayed not found for the grace period.
             AccessDeniedError: Access, credentials or signature were refused.
             InvalidInputError: An argument is invalid (before any request), or the service said so.

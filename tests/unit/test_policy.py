@@ -241,7 +241,8 @@ def test_not_found_and_deadline_errors_name_the_job_and_where_it_is(word: str) -
     assert str(lost).startswith(f"{kind.noun} {ref.ids[-1]} was not found")
     assert (where in str(lost)) is stored
     never = deadline_error(kind, ref, last=None, never_found=True)
-    assert isinstance(never, JobNotFoundError) and "before the deadline" in str(never)
+    assert isinstance(never, WaitTimeoutError) and (never.ref, never.job) == (ref, None)
+    assert str(never).endswith("the deadline passed, and it had not been found so far")
     last = job(word, kind.progression[0])
     late = deadline_error(kind, ref, last=last, never_found=False)
     assert isinstance(late, WaitTimeoutError) and (late.ref, late.job) == (ref, last)
