@@ -339,6 +339,20 @@ def test_wait_past_the_timeout_exits_3_even_when_another_job_failed(emu: Emulato
     assert {line["status"] for line in mixed.lines if line["job_id"] == bad} >= {"FAILED"}
 
 
+def test_a_timeout_before_the_not_found_grace_exits_3_saying_it_was_not_found_so_far(
+    emu: EmulatorThread,
+) -> None:
+    missing = "2000000099"
+    args = ["-s", "2000000005", "-j", missing, "--endpoint-url", emu.url, "--timeout", "1"]
+    result = cli("wait", *args, *FAST)
+    assert result.code == 3, result.stderr
+    last = result.lines[-1]
+    assert (last["type"], last["error"]) == ("job_wait_failed", "WaitTimeoutError")
+    assert "had not been found so far" in last["message"]
+    assert_one_clean_error_line(result)
+    assert "had not been found so far" in result.stderr
+
+
 # -- errors, secrets, interruption -------------------------------------------------------
 
 

@@ -218,6 +218,38 @@ def test_until_ends_the_wait_at_a_status_on_the_way(emu: KindsEmulator) -> None:
     assert never.lines[-1]["status"] == "FAILED"
 
 
+def cancelled_while_pending() -> list[Step]:
+    """A run cancelled before it started, as the service (and the emulator) do it: STOPPING,
+    then CANCELLED; long enough STOPPING for the command to see it."""
+    return [Step(at=0.1, status="STOPPING"), Step(at=3.0, status="CANCELLED")]
+
+
+def test_until_running_on_a_run_cancelled_while_pending_exits_1_at_cancelled(
+    emu: KindsEmulator,
+) -> None:
+    run_id = emu.add(lambda e: e.add_run(timeline=cancelled_while_pending()))
+    url = ["--endpoint-url", emu.url, "--until", "running", "--timeout", "30"]
+    result = cli(*waiting("run", run_id, *url))
+    assert result.code == 1, result.stderr
+    assert [(line["status"], line["final"]) for line in result.lines] == [
+        ("STOPPING", False),
+        ("CANCELLED", True),
+    ]
+
+
+def test_until_running_on_a_run_cancelled_while_pending_says_cancelled_on_a_terminal(
+    emu: KindsEmulator,
+) -> None:
+    run_id = emu.add(lambda e: e.add_run(timeline=cancelled_while_pending()))
+    code, output = run_in_pty(
+        [*PYTHON_M, "wait", "run", run_id, "--until", "RUNNING", "--endpoint-url", emu.url, *FAST],
+        cli_env(TERM="xterm", COLUMNS="120"),
+    )
+    assert code == 1, output
+    assert "1 run: 1 cancelled" in output
+    assert "stopping" not in output.lower().split("summary")[-1]
+
+
 def test_a_run_with_its_tasks_on_a_terminal(emu: KindsEmulator) -> None:
     run_id = emu.add(
         lambda e: e.add_run(

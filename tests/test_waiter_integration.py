@@ -21,9 +21,11 @@ from omics_waiter import (
     JobNotFoundError,
     JobPartiallyFailedError,
     JobStatusChanged,
+    JobWatchFailed,
     OmicsWaiter,
     OmicsWaiterError,
     PollRetrying,
+    ReadSetActivationJobRef,
     SourceStatusChanged,
     UnexpectedResponseError,
     WaitTimeoutError,
@@ -287,6 +289,42 @@ async def test_job_never_found_raises_not_found_after_the_grace_period(
         "ResourceNotFoundException",
         True,
     )
+
+
+async def not_found_until_the_deadline(waiter: OmicsWaiter, how: str, ref: Any) -> object:
+    """What `how` (wait, watch, watch_many, wait_many) ends with for a job never found."""
+    if how == "wait":
+        try:
+            return await waiter.wait(ref, timeout=0.5)
+        except OmicsWaiterError as exc:
+            return exc
+    if how == "wait_many":
+        (outcome,) = await waiter.wait_many([ref], timeout=0.5)
+        return outcome
+    if how == "watch":
+        try:
+            return [e async for e in waiter.watch(ref, timeout=0.5)]
+        except OmicsWaiterError as exc:
+            return exc
+    events = [e async for e in waiter.watch_many([ref], timeout=0.5)]
+    return events[-1].error if isinstance(events[-1], JobWatchFailed) else events[-1]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("how", ["wait", "watch", "watch_many", "wait_many"])
+async def test_a_deadline_before_the_not_found_grace_ends_is_a_timeout_saying_so(
+    emulator: OmicsEmulator, make_client: MakeClient, how: str
+) -> None:
+    waiter = OmicsWaiter(
+        await make_client(emulator), min_delay=MIN_DELAY, max_delay=0.2, not_found_grace=30
+    )
+    ref = ReadSetActivationJobRef(STORE, "9999999999")
+    with anyio.fail_after(5):
+        outcome = await not_found_until_the_deadline(waiter, how, ref)
+    assert type(outcome) is WaitTimeoutError, outcome
+    assert (outcome.ref, outcome.job) == (ref, None)
+    assert "had not been found so far" in str(outcome)
+    assert emulator.stats.count(GET, 404) >= 1
 
 
 @pytest.mark.asyncio

@@ -3,7 +3,9 @@
 A `Kind` names its Get operation and how to call and parse it, its List operation
 (if the service has one to batch with) and how to read a page, its statuses sorted
 into success, partial success and failure, the order a job moves through them (for
-``until``), and its items. The scheduler is written against `Kind` alone: a new kind
+``until``), and its items. What counts as having reached an ``until`` status is data too
+(`Kind.evidence`): the statuses the service's life cycle reaches only through it.
+The scheduler is written against `Kind` alone: a new kind
 is a reference, a model and one description here. `tests/unit/test_kinds.py` holds
 these status sets against botocore's own waiters; docs/kinds.md says where and why
 our verdicts differ.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ._errors import UnexpectedResponseError
@@ -138,7 +140,10 @@ class Kind(Generic[JobT]):
         partial: Terminal statuses of success with failed items.
         failure: Terminal statuses that count as failure.
         progression: The statuses a job passes through on its way to success, in order
-            (``until`` waits for one of them or a later one).
+            (``until`` may name those that are not terminal).
+        evidence: For each status ``until`` may name, the statuses that show a job passed
+            it: the status itself and those the service's life cycle reaches only through
+            it (a run CANCELLED or STOPPING may never have run; a COMPLETED one has).
         item_noun: What to call one of its items.
         listing: Batch polling through a List operation, if the service has one.
         item_listing: A separate List for its items (a run's tasks), if any.
@@ -155,6 +160,7 @@ class Kind(Generic[JobT]):
     partial: frozenset[str]
     failure: frozenset[str]
     progression: tuple[str, ...]
+    evidence: Mapping[str, frozenset[str]] = field(compare=False)
     item_noun: str = "item"
     listing: Listing | None = None
     item_listing: ItemListing | None = None
@@ -210,6 +216,12 @@ class Kind(Generic[JobT]):
 
 # -- Statuses -----------------------------------------------------------------------------
 
+# `evidence`: a job is created in the first status of its progression, so any status shows it
+# passed that one. A later status on the way is shown only by itself and by the statuses the
+# life cycle reaches through it alone: success always (a job that succeeded went the whole
+# way), and never a status reached by cancelling or failing (STOPPING, CANCELLING, FAILED,
+# CANCELLED, DELETED), which a job may reach from its first status.
+
 # Storage jobs (activation, read set import and export, reference import): botocore's
 # waiters fail on COMPLETED_WITH_FAILURES; we tell it apart as partial success.
 _STORAGE = {
@@ -217,19 +229,44 @@ _STORAGE = {
     "partial": frozenset({"COMPLETED_WITH_FAILURES"}),
     "failure": frozenset({"FAILED", "CANCELLED"}),
     "progression": ("SUBMITTED", "IN_PROGRESS", "COMPLETED"),
+    "evidence": {
+        "SUBMITTED": frozenset(
+            {"SUBMITTED", "IN_PROGRESS", "CANCELLING", "COMPLETED", "COMPLETED_WITH_FAILURES"}
+            | {"FAILED", "CANCELLED"}
+        ),
+        "IN_PROGRESS": frozenset({"IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_FAILURES"}),
+    },
 }
 # Runs: botocore's RunCompleted keeps polling on CANCELLED and DELETED; both are final.
+# A run cancelled while PENDING or STARTING goes to STOPPING, then CANCELLED, without running.
 _RUN = {
     "success": frozenset({"COMPLETED"}),
     "partial": frozenset(),
     "failure": frozenset({"FAILED", "CANCELLED", "DELETED"}),
     "progression": ("PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"),
+    "evidence": {
+        "PENDING": frozenset(
+            {"PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"}
+            | {"FAILED", "CANCELLED", "DELETED"}
+        ),
+        "STARTING": frozenset({"STARTING", "RUNNING", "COMPLETED"}),
+        "RUNNING": frozenset({"RUNNING", "COMPLETED"}),
+        "STOPPING": frozenset({"STOPPING", "COMPLETED"}),
+    },
 }
 _TASK = {
     "success": frozenset({"COMPLETED"}),
     "partial": frozenset(),
     "failure": frozenset({"FAILED", "CANCELLED"}),
     "progression": ("PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"),
+    "evidence": {
+        "PENDING": frozenset(
+            {"PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED", "FAILED", "CANCELLED"}
+        ),
+        "STARTING": frozenset({"STARTING", "RUNNING", "COMPLETED"}),
+        "RUNNING": frozenset({"RUNNING", "COMPLETED"}),
+        "STOPPING": frozenset({"STOPPING", "COMPLETED"}),
+    },
 }
 # Analytics imports: botocore's *ImportJobCreated count CANCELLED as success and keep
 # polling on COMPLETED_WITH_FAILURES; a cancelled import imported nothing: failure.
@@ -238,6 +275,13 @@ _ANALYTICS = {
     "partial": frozenset({"COMPLETED_WITH_FAILURES"}),
     "failure": frozenset({"FAILED", "CANCELLED"}),
     "progression": ("SUBMITTED", "IN_PROGRESS", "COMPLETED"),
+    "evidence": {
+        "SUBMITTED": frozenset(
+            {"SUBMITTED", "IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_FAILURES"}
+            | {"FAILED", "CANCELLED"}
+        ),
+        "IN_PROGRESS": frozenset({"IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_FAILURES"}),
+    },
 }
 # Workflows: usable once ACTIVE; botocore's WorkflowActive polls on through DELETED and
 # INACTIVE, which never become ACTIVE by themselves.
@@ -246,6 +290,9 @@ _WORKFLOW = {
     "partial": frozenset(),
     "failure": frozenset({"FAILED", "DELETED", "INACTIVE"}),
     "progression": ("CREATING", "ACTIVE"),
+    "evidence": {
+        "CREATING": frozenset({"CREATING", "ACTIVE", "UPDATING", "FAILED", "DELETED", "INACTIVE"}),
+    },
 }
 
 

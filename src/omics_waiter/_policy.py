@@ -98,21 +98,22 @@ def not_found_retry(now: float, not_found_since: float, grace: float, delay: flo
 def reached(kind: Kind[Any], status: str, until: str | None) -> bool:
     """Whether a job in `status` has reached what a wait asked for.
 
-    Without `until`: a terminal status. With `until`: that status or a later one in the
-    kind's progression, or any terminal status (which ends the wait either way).
+    Without `until`: a terminal status. With `until`: a status that shows the job passed
+    `until` (`Kind.evidence`: a run STOPPING may never have run), or any terminal status
+    (which ends the wait either way).
     """
     if kind.is_terminal(status):
         return True
     if until is None:
         return False
-    order = kind.progression
-    return status in order and until in order and order.index(status) >= order.index(until)
+    return status in kind.evidence.get(until, ())
 
 
 def verdict(kind: Kind[Any], job: Any, *, accept_partial: bool, until: str | None = None) -> Any:
     """The job, if it counts as success for a wait; else raise the matching `JobFailedError`.
 
-    Called once `reached` is true.
+    Called once `reached` is true. With `until`, a job that is not over has passed it; one
+    that failed raises, saying whether it ended without reaching `until`.
     """
     status = str(job.status)
     if until is not None and not kind.is_terminal(status):
@@ -133,7 +134,7 @@ def verdict(kind: Kind[Any], job: Any, *, accept_partial: bool, until: str | Non
         )
     message = getattr(job, "status_message", None) or getattr(job, "failure_reason", None)
     detail = f": {message}" if message else ""
-    if until is not None:
+    if until is not None and status not in kind.evidence.get(until, ()):
         raise JobFailedError(
             f"{kind.noun} {job.ref} ended {status} without reaching {until}{detail}", job=job
         )
@@ -156,12 +157,10 @@ def not_found_error(
     *,
     operation: str,
     service_message: str | None = None,
-    before_deadline: bool = False,
 ) -> JobNotFoundError:
-    """The error for a job that stayed not found (for the grace period, or until the deadline)."""
-    when = " before the deadline" if before_deadline else ""
+    """The error for a job that stayed not found for the whole grace period."""
     return JobNotFoundError(
-        f"{kind.noun} {ref.ids[-1]} was not found{_where(ref)}{when}",
+        f"{kind.noun} {ref.ids[-1]} was not found{_where(ref)}",
         ref=ref,
         service_message=service_message,
         operation=operation,
@@ -170,12 +169,16 @@ def not_found_error(
 
 def deadline_error(
     kind: Kind[Any], ref: JobRef[Any], *, last: Any, never_found: bool
-) -> WaitTimeoutError | JobNotFoundError:
-    """The error for a job still unfinished at the deadline; one never found says so."""
-    if never_found:
-        return not_found_error(kind, ref, operation=kind.get.name, before_deadline=True)
+) -> WaitTimeoutError:
+    """The error for a job still unfinished at the deadline.
+
+    A job not found so far is not yet "not found": that takes the whole grace period, and
+    the deadline came first (a job started a moment ago may not be visible yet). So it is a
+    timeout too, whose message says the job had not been found.
+    """
+    detail = ", and it had not been found so far" if never_found else ""
     return WaitTimeoutError(
-        f"gave up waiting for {kind.noun} {ref.ids[-1]}{_where(ref)}: the deadline passed",
+        f"gave up waiting for {kind.noun} {ref.ids[-1]}{_where(ref)}: the deadline passed{detail}",
         ref=ref,
         job=last,
     )

@@ -206,6 +206,8 @@ class OmicsWaiter:
         budget: A request budget to use instead of a local one of `max_tps` (e.g. one
             shared by several processes); the caller owns it. Excludes `max_tps`.
         not_found_grace: Seconds a job may be not found before `JobNotFoundError` (default 30).
+            A deadline that comes first ends the wait with a `WaitTimeoutError` saying the
+            job had not been found so far.
         reconcile_delay: With push events (`connect(events_queue_url=...)`), seconds
             between polls that catch a dropped event (default 60).
         clock: The clock to read and sleep on (default: the event loop's).
@@ -530,10 +532,12 @@ class OmicsWaiter:
             deadline: An aware `datetime` to stop at, instead of `timeout`.
             accept_partial: Return, rather than raise, a job that ended
                 COMPLETED_WITH_FAILURES.
-            until: Return once the job reaches this status or a later one on its way to
-                success (e.g. ``"RUNNING"`` for a run), instead of waiting for the end.
-                A job already past it is returned at once; one that ends without
-                reaching it raises `JobFailedError`.
+            until: Return once the job is seen at this status (e.g. ``"RUNNING"`` for a
+                run), or at one it can reach only through it (COMPLETED), instead of
+                waiting for the end. A status that does not show it (STOPPING, which a
+                run cancelled before it ran reaches too) keeps the wait going; one that
+                ends in failure raises `JobFailedError` ("ended CANCELLED without
+                reaching RUNNING").
             min_delay: Overrides the waiter's `min_delay` for this wait.
             max_delay: Overrides the waiter's `max_delay` for this wait.
 
@@ -543,7 +547,8 @@ class OmicsWaiter:
         Raises:
             JobFailedError: The job ended without success (FAILED, CANCELLED ...).
             JobPartiallyFailedError: It ended COMPLETED_WITH_FAILURES.
-            WaitTimeoutError: The deadline passed; `.job` is the last job seen.
+            WaitTimeoutError: The deadline passed; `.job` is the last job seen (None if
+                it had not been found so far: the deadline came before the grace ended).
             JobNotFoundError: The job stayed not found for the grace period.
             AccessDeniedError: Access, credentials or signature were refused.
             InvalidInputError: An argument is invalid (before any request), or the service said so.
@@ -604,8 +609,9 @@ class OmicsWaiter:
             since: The job as seen before (e.g. by a previous process): only changes
                 after it are yielded.
             items: For a run: also fetch its tasks (ListRunTasks) and report them.
-            until: End once the job reaches this status or a later one on its way to
-                success (as `wait`'s `until`): its last event is then that status's.
+            until: End once the job is seen at this status, or at one it can reach only
+                through it (as `wait`'s `until`): its last event is then that status's;
+                a job that ends without it ends with its terminal event.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.
 
@@ -705,8 +711,8 @@ class OmicsWaiter:
                 tasks), at the backoff's pace; costs requests.
             final_only: Report each job only when it ends: it is fetched once, when a
                 List shows it finished. The cheapest way to act on each outcome.
-            until: End each job once it reaches this status or a later one on its way
-                to success (as `wait`'s `until`; a status every job's kind passes).
+            until: End each job once it is seen at this status, or at one it can reach
+                only through it (as `wait`'s `until`; a status every job's kind passes).
                 With `final_only`, jobs are followed change by change, as `wait` does.
             min_delay: Overrides the waiter's `min_delay` for this watch.
             max_delay: Overrides the waiter's `max_delay` for this watch.

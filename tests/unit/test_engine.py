@@ -433,7 +433,10 @@ def test_bad_waiter_options_are_refused_when_it_is_built(
     assert info.value.argument == argument
 
 
-async def test_a_job_never_found_before_the_deadline_is_reported_as_not_found() -> None:
+async def test_a_job_not_found_when_a_deadline_before_the_grace_passes_times_out() -> None:
+    """Not found takes the whole grace period; a deadline before it is a timeout."""
     waiter, _, _ = make([client_error("ResourceNotFoundException", 404)], not_found_grace=30.0)
-    with pytest.raises(JobNotFoundError):
+    with pytest.raises(WaitTimeoutError) as info:
         await waiter.wait_for_activation_job(STORE, JOB, timeout=10.0)
+    assert type(info.value) is WaitTimeoutError and info.value.job is None
+    assert "had not been found so far" in str(info.value)

@@ -4,6 +4,10 @@
   waiters, which wait on stores, not jobs), every status of the waiter's operation is judged
   as the waiter judges it (success, failure, retry), except the deliberate differences in
   `DIFFERENCES` (docs/kinds.md explains each).
+- `until`: what shows a job reached a status (`Kind.evidence`) is what every life cycle of
+  `LIFE_CYCLES` reaches only through it; on every one of those life cycles, observed with any
+  statuses missed between polls, ``until="RUNNING"`` agrees with RunRunning and TaskRunning
+  but where documented.
 - Statuses: each kind's statuses are the model's enum, and so are our enums.
 - References: each ID field's rule is the model's input shape for the Get operation.
 - Operations: every Get, List and parameter a `Kind` names exists in the model, and the
@@ -12,6 +16,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -63,7 +68,7 @@ _PARTIAL_STORAGE = "a success with failed items, told apart from failure (JobPar
 _CANCELLED_IMPORT = "a cancelled import imported nothing: failure, not success"
 _PARTIAL_IMPORT = "final: partial success, where the waiter polls until it gives up"
 _FINAL = "final: it never changes again, where the waiter polls until it gives up"
-_PASSED = "until=RUNNING: it ran, so it has passed RUNNING, where the waiter polls on"
+_PASSED = "until=RUNNING: no run completes without running, where the waiter polls on"
 
 # (waiter, status) -> (botocore's verdict, ours, why). Every other status agrees.
 DIFFERENCES: dict[tuple[str, str], tuple[str, str, str]] = {
@@ -79,10 +84,8 @@ DIFFERENCES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("RunCompleted", "CANCELLED"): ("retry", "failure", _FINAL),
     ("RunCompleted", "DELETED"): ("retry", "failure", _FINAL),
     ("TaskCompleted", "CANCELLED"): ("retry", "failure", _FINAL),
-    ("RunRunning", "STOPPING"): ("retry", "success", _PASSED),
     ("RunRunning", "COMPLETED"): ("retry", "success", _PASSED),
     ("RunRunning", "DELETED"): ("retry", "failure", _FINAL),
-    ("TaskRunning", "STOPPING"): ("retry", "success", _PASSED),
     ("TaskRunning", "COMPLETED"): ("retry", "success", _PASSED),
     **{
         (waiter, status): verdicts
@@ -160,6 +163,109 @@ def test_the_documented_differences_are_in_docs_kinds_md() -> None:
         for m in re.finditer(r"^\| `(\w+)` \| `(\w+)` \| (\w+) \| (\w+) \|", text, re.M)
     }
     assert rows == {key: (theirs, ours) for key, (theirs, ours, _) in DIFFERENCES.items()}
+
+
+# -- until: life cycles ---------------------------------------------------------------------
+
+_P, _S, _R, _ST = "PENDING", "STARTING", "RUNNING", "STOPPING"
+_C, _F, _X, _D = "COMPLETED", "FAILED", "CANCELLED", "DELETED"
+_RUN_LIFE: list[tuple[str, ...]] = [
+    (_P, _S, _R, _ST, _C),  # runs to the end
+    (_P, _S, _R, _ST, _F),  # a task failed
+    (_P, _S, _F),  # failed to start (an image not found ...)
+    (_P, _F),
+    (_P, _ST, _X),  # cancelled while PENDING: stops without running
+    (_P, _S, _ST, _X),  # cancelled while STARTING
+    (_P, _S, _R, _ST, _X),  # cancelled while RUNNING
+]
+_STORAGE_LIFE: list[tuple[str, ...]] = [
+    ("SUBMITTED", "IN_PROGRESS", "COMPLETED"),
+    ("SUBMITTED", "IN_PROGRESS", "COMPLETED_WITH_FAILURES"),
+    ("SUBMITTED", "IN_PROGRESS", "FAILED"),
+    ("SUBMITTED", "FAILED"),
+    ("SUBMITTED", "CANCELLING", "CANCELLED"),
+    ("SUBMITTED", "IN_PROGRESS", "CANCELLING", "CANCELLED"),
+]
+_ANALYTICS_LIFE = [tuple(s for s in path if s != "CANCELLING") for path in _STORAGE_LIFE]
+_WORKFLOW_LIFE: list[tuple[str, ...]] = [
+    ("CREATING", "ACTIVE"),
+    ("CREATING", "FAILED"),
+    ("CREATING", "ACTIVE", "UPDATING", "ACTIVE"),
+    ("CREATING", "ACTIVE", "INACTIVE"),
+    ("CREATING", "ACTIVE", "DELETED"),
+]
+#: Every life cycle of each kind the emulator produces (tests/test_until.py holds the
+#: emulator's runs and cancellations to them): its statuses in order, each seen or not.
+LIFE_CYCLES: dict[str, list[tuple[str, ...]]] = {
+    "run": [*_RUN_LIFE, *[(*path, _D) for path in _RUN_LIFE]],  # deleted once it ended
+    "task": _RUN_LIFE,
+    **dict.fromkeys(STORAGE, _STORAGE_LIFE),
+    **dict.fromkeys(ANALYTICS, _ANALYTICS_LIFE),
+    "workflow": _WORKFLOW_LIFE,
+    "workflow-version": _WORKFLOW_LIFE,
+}
+
+
+def observations(path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """What polls may see of a life cycle: any of its statuses missed, but the last."""
+    *way, end = path
+    return [
+        (*(s for s, kept in zip(way, keep, strict=True) if kept), end)
+        for keep in itertools.product((True, False), repeat=len(way))
+    ]
+
+
+def test_life_cycles_use_each_kinds_statuses_only() -> None:
+    for word, paths in LIFE_CYCLES.items():
+        kind = KINDS[word]
+        model = set(status_enum(kind.get.name))
+        for path in paths:
+            assert set(path) <= model, (word, path)
+            assert path[0] == kind.progression[0], (word, path)
+            assert kind.is_terminal(path[-1]), (word, path)
+
+
+@pytest.mark.parametrize("word", WORDS)
+def test_until_evidence_is_what_every_life_cycle_reaches_only_through_it(word: str) -> None:
+    """A status shows `until` was passed if every life cycle through it passed `until` first
+    (a job starts in its first status, so every status shows that one). A failure is taken
+    as evidence of the first status only: how a job fails or is cancelled is the service's
+    least documented path."""
+    kind = KINDS[word]
+    paths = LIFE_CYCLES[word]
+    for until in kind.evidence:
+        through = {
+            status
+            for path in paths
+            for i, status in enumerate(path)
+            if all(until in p[: p.index(status) + 1] for p in paths if status in p)
+        }
+        if until != kind.progression[0]:
+            through -= kind.failure
+        else:
+            through |= set(status_enum(kind.get.name)) - set().union(*paths) - kind.terminal
+            through |= kind.terminal
+        assert kind.evidence[until] == frozenset(through), until
+
+
+@pytest.mark.parametrize("waiter", ["RunRunning", "TaskRunning"])
+def test_until_running_agrees_with_botocores_waiter_on_every_life_cycle(waiter: str) -> None:
+    """Each life cycle, seen with any statuses missed between polls: where our wait ends and
+    botocore's differ, the status we end at is a documented difference."""
+    word, until = WAITER_KINDS[waiter]
+    assert until is not None
+    kind = KINDS[word]
+    for path in LIFE_CYCLES[word]:
+        for seen in observations(path):
+            ours_at = next(s for s in seen if reached(kind, s, until))
+            ours = our_verdict(word, ours_at, until)
+            theirs = next(
+                (v for v in (botocore_verdict(waiter, s) for s in seen) if v != "retry"), "retry"
+            )
+            if ours != theirs:
+                assert DIFFERENCES.get((waiter, ours_at), ())[:2] == (theirs, ours), (seen, ours)
+            if ours == "success":
+                assert until in seen or ours_at in kind.success, seen  # never a status unseen
 
 
 # -- statuses -----------------------------------------------------------------------------
