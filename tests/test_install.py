@@ -26,9 +26,7 @@ def _name(requirement: str) -> str:
 
 
 def test_a_plain_install_requires_click_and_rich_without_an_extra() -> None:
-    plain = {
-        _name(r) for r in importlib.metadata.requires(DIST) or () if "extra ==" not in r
-    }
+    plain = {_name(r) for r in importlib.metadata.requires(DIST) or () if "extra ==" not in r}
     assert {"click", "rich"} <= plain
 
 

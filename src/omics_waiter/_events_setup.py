@@ -271,9 +271,8 @@ class Teardown:
                 else f"removed (it had no target {name})"
             )
         else:
-            rule = (
-                f"kept: it has other targets ({', '.join(self.other_targets)}); "
-                + (f"removed its target {name}" if self.target_removed else f"no target {name}")
+            rule = f"kept: it has other targets ({', '.join(self.other_targets)}); " + (
+                f"removed its target {name}" if self.target_removed else f"no target {name}"
             )
         queue = "removed" if self.queue_removed else "not there"
         return [f"rule {name}: {rule}", f"queue {name}: {queue}"]
