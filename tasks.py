@@ -2,7 +2,8 @@
 """Set up a virtual environment and run the project's jobs.
 
     python3 tasks.py demo        # the main job: the demo on the embedded emulator
-    python3 tasks.py test        # the test suite
+    python3 tasks.py test [ARGS]           # the test suite (ARGS: pytest's, e.g. tests/unit -x)
+    python3 tasks.py pytest ARGS...        # pytest as it is: one process, no split
     python3 tasks.py check       # ruff (lint and format) and mypy --strict
     python3 tasks.py bench       # the many-job benchmark
     python3 tasks.py example NAME          # examples/NAME.py, in the environment
@@ -10,6 +11,12 @@
 
 Needs only Python 3.10+. The environment lives in .venv and is reinstalled when
 pyproject.toml changes.
+
+`test` runs the suite in two pytest invocations (see docs/development.md): the tests not
+marked `serial` on pytest-xdist workers (OMICS_WAITER_TEST_WORKERS of them, default
+"auto"), then the `serial` ones (they measure time or rates, or run many processes) alone.
+Both always run; the job fails if either fails. Given `-m` or `-n`, it runs pytest once,
+as it is.
 """
 
 from __future__ import annotations
@@ -44,8 +51,28 @@ def ensure_env(extra: str) -> None:
     stamp.write_text(digest)
 
 
-def run(*args: str) -> int:
+def run(*args: str | Path) -> int:
     return subprocess.run([str(a) for a in args], cwd=ROOT, check=False).returncode
+
+
+# pytest's exit code when it collected no test (e.g. no serial test under the given path).
+NO_TESTS = 5
+
+
+def test(args: list[str]) -> int:
+    """The suite: the parallel part on xdist workers, then the serial part alone."""
+    pytest = [PYTHON, "-m", "pytest"]
+    if any(a in ("-m", "-n", "--numprocesses") or a.startswith(("-m", "-n")) for a in args):
+        return run(*pytest, *args)  # the caller chose markers or workers: as asked
+    workers = os.environ.get("OMICS_WAITER_TEST_WORKERS", "auto")
+    print(f"== tests not marked serial, on {workers} xdist workers", flush=True)
+    parallel = run(*pytest, "-n", workers, "-m", "not serial", *args)
+    print("== tests marked serial, one at a time", flush=True)
+    serial = run(*pytest, "-p", "no:xdist", "-m", "serial", *args)
+    codes = [parallel, serial]
+    if all(code == NO_TESTS for code in codes):
+        return NO_TESTS
+    return max((code for code in codes if code != NO_TESTS), default=0)
 
 
 def main(argv: list[str]) -> int:
@@ -54,6 +81,9 @@ def main(argv: list[str]) -> int:
         ensure_env("dev")
         return run(BIN / "omics-waiter", "demo", *rest)
     if job == "test":
+        ensure_env("dev")
+        return test(rest)
+    if job == "pytest":
         ensure_env("dev")
         return run(PYTHON, "-m", "pytest", *rest)
     if job == "check":

@@ -702,8 +702,24 @@ def test_demo_runs_to_the_end_with_the_live_display_and_a_summary() -> None:
     assert "Traceback" not in output
 
 
-def test_demo_off_a_terminal_prints_json_lines() -> None:
+def test_demo_off_a_terminal_prints_progress_lines_and_the_summary() -> None:
     run = cli("demo", "--jobs", "3", "--job-seconds", "0.3:1", "--seed", "1")
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert not any(line.lstrip().startswith("{") for line in lines)
+    assert lines[0].startswith("Embedded HealthOmics emulator at http://127.0.0.1:")
+    assert sum("started read set activation job" in line for line in lines) == 3
+    finals = [line for line in lines if line.endswith("(final)")]
+    assert len(finals) == 5  # three activation jobs, the import and the run
+    assert any(re.match(r" *[0-9.]+s  run [0-9]+: COMPLETED", line) for line in finals)
+    assert "Summary" in lines
+    assert "3 read set activation jobs:" in run.stdout
+    # A few lines per job, not one per event.
+    assert len(lines) < 80, run.stdout
+
+
+def test_demo_with_json_prints_json_lines() -> None:
+    run = cli("demo", "--jobs", "3", "--job-seconds", "0.3:1", "--seed", "1", "--json")
     assert run.code == 0, run.stderr
     lines = run.lines
     check_schema(lines)

@@ -201,6 +201,7 @@ async def test_jobs_not_visible_for_a_moment_are_followed_to_completion(
     assert not_found == {SWEPT, POLLED}
 
 
+@pytest.mark.serial  # measures time or rates: alone, not beside xdist workers
 @pytest.mark.asyncio
 async def test_demand_ten_times_the_quota_is_brought_under_it_and_every_wait_completes(
     make_client: MakeClient,

@@ -215,6 +215,7 @@ def unchanged(store: str, job_id: str) -> ActivationJob:
     )
 
 
+@pytest.mark.serial  # measures time or rates: alone, not beside xdist workers
 @pytest.mark.asyncio
 async def test_a_budget_at_the_quota_draws_no_throttling(make_client: MakeClient) -> None:
     async with OmicsEmulator(seed=2, quota_tps=5) as emu:

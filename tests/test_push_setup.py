@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from omics_waiter import InvalidInputError
 from omics_waiter._cli import main
-from omics_waiter._events_setup import EVENT_PATTERN, setup_events, teardown_events
+from omics_waiter._events_setup import EVENT_PATTERN
+from omics_waiter.events import Teardown, setup_events, teardown_events
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -64,8 +65,8 @@ async def setup(name: str, endpoint: str) -> str:
     return await setup_events(name, region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
 
 
-async def teardown(name: str, endpoint: str) -> None:
-    await teardown_events(name, region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
+async def teardown(name: str, endpoint: str) -> Teardown:
+    return await teardown_events(name, region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
 
 
 async def rule_names(events: Any, name: str) -> list[str]:
@@ -136,13 +137,14 @@ async def test_teardown_removes_the_target_the_rule_and_the_queue(
 
 
 @pytest.mark.asyncio
-async def test_teardown_twice_or_of_nothing_is_fine(
+async def test_teardown_twice_or_of_nothing_is_fine_and_says_what_was_there(
     aws: tuple[Any, Any], moto_server: str, name: str
 ) -> None:
-    await teardown(name, moto_server)  # never set up
+    nothing = Teardown(name, False, False, False, (), False)
+    assert await teardown(name, moto_server) == nothing  # never set up
     await setup(name, moto_server)
-    await teardown(name, moto_server)
-    await teardown(name, moto_server)
+    assert await teardown(name, moto_server) == Teardown(name, True, True, True, (), True)
+    assert await teardown(name, moto_server) == nothing
 
 
 @pytest.mark.asyncio
@@ -152,8 +154,9 @@ async def test_teardown_with_the_queue_already_gone_removes_the_rule(
     sqs, events = aws
     queue_url = await setup(name, moto_server)
     await sqs.delete_queue(QueueUrl=queue_url)
-    await teardown(name, moto_server)
+    done = await teardown(name, moto_server)
     assert await rule_names(events, name) == []
+    assert (done.rule_removed, done.queue_removed) == (True, False)
 
 
 @pytest.mark.asyncio
@@ -168,7 +171,11 @@ async def test_teardown_keeps_a_rule_that_has_other_targets_and_says_so(
     )["Attributes"]["QueueArn"]
     await events.put_targets(Rule=name, Targets=[{"Id": "someone-else", "Arn": other_arn}])
     with caplog.at_level(logging.WARNING, logger="omics_waiter"):
-        await teardown(name, moto_server)
+        done = await teardown(name, moto_server)
+    assert done == Teardown(name, True, True, False, ("someone-else",), True)
+    assert done.describe()[0] == (
+        f"rule {name}: kept: it has other targets (someone-else); removed its target {name}"
+    )
     assert await rule_names(events, name) == [name]
     targets = (await events.list_targets_by_rule(Rule=name))["Targets"]
     assert [t["Id"] for t in targets] == ["someone-else"]
@@ -250,8 +257,15 @@ def test_cli_setup_prints_the_queue_url_and_teardown_removes_it(
     again = runner.invoke(main, ["events", "setup", *args], env=cli_env())
     assert (again.exit_code, again.output) == (0, made.output)
     removed = runner.invoke(main, ["events", "teardown", *args], env=cli_env())
-    assert removed.exit_code == 0
-    assert name in removed.output
+    assert (removed.exit_code, removed.output) == (
+        0,
+        f"rule {name}: removed, with its target {name}\nqueue {name}: removed\n",
+    )
+    again = runner.invoke(main, ["events", "teardown", *args], env=cli_env())
+    assert (again.exit_code, again.output) == (
+        0,
+        f"rule {name}: not there\nqueue {name}: not there\n",
+    )
 
 
 def test_cli_bad_name_exits_2_with_one_line(moto_server: str) -> None:

@@ -21,6 +21,10 @@ from omics_waiter import RedisBudget
 from omics_waiter.testing import OmicsEmulator, Step
 from servers import RedisServer, redis_server  # noqa: F401 - the fixture
 
+# Replica processes sharing a rate: alone, not beside xdist workers.
+pytestmark = pytest.mark.serial
+
+
 GET = "GetReadSetActivationJob"
 STORE = "1234567890"
 R1 = "1111111111"

@@ -17,6 +17,10 @@ import pytest
 from omics_waiter import JobNotFoundError, OmicsWaiter, PollRetrying
 from omics_waiter.testing import Faults, OmicsEmulator, Step
 
+# Every test here holds delays against the clock: alone, not beside xdist workers.
+pytestmark = pytest.mark.serial
+
+
 STORE = "2345678901"
 MISSING = "1000000001"
 R1 = "1111111111"

@@ -260,6 +260,7 @@ async def test_job_that_never_finishes_times_out_with_the_last_job_seen(
     )
 
 
+@pytest.mark.serial  # measures time or rates: alone, not beside xdist workers
 @pytest.mark.asyncio
 async def test_timeout_ends_the_wait_within_one_min_delay_of_the_deadline(
     emulator: OmicsEmulator, waiter: OmicsWaiter

@@ -603,7 +603,11 @@ def _seconds_range(ctx: click.Context, param: click.Parameter, value: str) -> tu
     help="Follow push events too: starts moto's server as EventBridge and SQS (needs "
     "moto[server], in omics-waiter[test]); the emulator publishes each status change.",
 )
-@_shared(*_OUTPUT)
+@_shared(
+    *_OUTPUT,
+    json="One JSON object per line per event (without it, off a terminal: readable "
+    "progress lines and the summary).",
+)
 @click.pass_context
 def demo(
     ctx: click.Context,

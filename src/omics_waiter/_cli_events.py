@@ -76,14 +76,19 @@ def register_events_commands(group: click.Group) -> None:
     def teardown(
         name: str, region: str | None, profile: str | None, endpoint_url: str | None
     ) -> None:
-        """Remove the rule's target, the rule NAME and the queue NAME (those that exist)."""
+        """Remove the rule's target, the rule NAME and the queue NAME (those that exist).
+
+        Prints one line for the rule and one for the queue: what was removed, or that it
+        was not there (still exit 0). A rule that has other targets is kept.
+        """
         from ._events_setup import teardown_events
 
         async def command() -> int:
-            await teardown_events(
+            done = await teardown_events(
                 name, region_name=region, profile_name=profile, endpoint_url=endpoint_url
             )
-            click.echo(f"removed the rule and the queue {name}")
+            for line in done.describe():
+                click.echo(line)
             return 0
 
         run_command(command)

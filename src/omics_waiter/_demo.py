@@ -28,7 +28,7 @@ from ._cli_common import (
     report_errors,
     start_and_follow,
 )
-from ._display import JobBoard
+from ._display import JobBoard, LiveDisplay, ProgressLines, Reporter
 from ._errors import InvalidInputError, OmicsWaiterError
 from ._refs import JobRef, ReadSetImportJobRef, RunRef
 from ._waiter import OmicsWaiter
@@ -171,6 +171,18 @@ async def run_demo(
         )
 
 
+def _reporter(settings: Settings, board: JobBoard) -> Reporter:
+    """The live display on a terminal; readable progress lines off one (a pipe, a CI log);
+    JSON lines only with --json (and with --quiet off a terminal, as for every command)."""
+    if settings.json or settings.quiet:
+        return settings.reporter(board)
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        return LiveDisplay(Console(), board)
+    return ProgressLines(sys.stdout, board)
+
+
 async def _show(
     settings: Settings,
     emulator: OmicsEmulator,
@@ -192,7 +204,7 @@ async def _show(
         RunRef(emulator.add_run(tasks=_RUN_TASKS, name="demo-germline")),
     ]
     board = JobBoard(others, tasks=not settings.quiet)
-    if not settings.json_output and not settings.quiet:
+    if not settings.json and not settings.quiet:
         total = sum(len(r) for r in requests)
         sys.stdout.write(
             f"Embedded HealthOmics emulator at {emulator.endpoint_url}: starting {jobs} "
@@ -213,7 +225,7 @@ async def _show(
     )
     async with connection as waiter:
         board.budget = waiter.budget
-        with settings.reporter(board) as reporter:
+        with _reporter(settings, board) as reporter:
             await follow_until_stopped(
                 board,
                 reporter,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import signal
 import time
@@ -55,6 +56,7 @@ __all__ = [
     "JobRow",
     "JsonLines",
     "LiveDisplay",
+    "ProgressLines",
     "QuietText",
     "Reporter",
     "RetryStatus",
@@ -906,6 +908,65 @@ class LiveDisplay:
     def finish(self, board: JobBoard, *, note: str | None = None) -> None:
         self._live.stop()
         self._console.print(summary(board, note=note))
+
+
+class ProgressLines:
+    """Off a terminal, for a person (the demo in a pipe or a CI log): one plain line per job
+    started, per job status change and per job whose wait failed, then the summary as text.
+
+    Items and retries are left out (the summary counts them): a pipeline of a few jobs
+    stays a few dozen lines.
+    """
+
+    def __init__(self, stream: TextIO, board: JobBoard) -> None:
+        self._stream = stream
+        self._board = board
+        self._start = time.monotonic()
+
+    def __enter__(self) -> ProgressLines:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def _line(self, text: str) -> None:
+        self._stream.write(f"{time.monotonic() - self._start:6.1f}s  {text}\n")
+        self._stream.flush()
+
+    def started(self, summary: ActivationJobSummary, read_set_ids: Sequence[str]) -> None:
+        self._line(
+            f"started read set activation job {summary.id} "
+            f"({_plural(len(read_set_ids), 'read set')})"
+        )
+
+    def budget(self, mode: str) -> None:
+        self._line(f"request budget: {mode}")
+
+    def event(self, event: WatchEvent) -> None:
+        if isinstance(event, JobStatusChanged):
+            row = self._board.add(event.ref)
+            text = f"{row.kind.noun} {row.ref}: {event.job.status}"
+            if row.counted and row.total:
+                text += f", {row.finished}/{row.total} {row.kind.item_noun}s done"
+                if row.failed_items:
+                    text += f", {len(row.failed_items)} failed"
+            if row.done:
+                text += " (final)"
+            self._line(text)
+        elif isinstance(event, JobWatchFailed):
+            self._line(f"{kind_of(event.ref).noun} {event.ref}: {outcome_text(event.error)}")
+        elif isinstance(event, PushModeChanged):
+            self._line(f"push events: {event.mode} ({event.reason})")
+        elif isinstance(event, BudgetModeChanged):
+            self._line(f"request budget: {event.mode}")
+
+    def finish(self, board: JobBoard, *, note: str | None = None) -> None:
+        console = Console(file=io.StringIO(), width=100, no_color=True, highlight=False)
+        console.print(summary(board, note=note))
+        text = console.file.getvalue()  # type: ignore[attr-defined]
+        # Without the padding of table cells, for logs and diffs.
+        self._stream.write("\n" + "".join(line.rstrip() + "\n" for line in text.splitlines()))
+        self._stream.flush()
 
 
 class QuietText:

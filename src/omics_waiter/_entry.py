@@ -1,23 +1,16 @@
-"""The console script: the command line lives behind the ``cli`` extra (click, rich)."""
+"""The console script ``omics-waiter`` (and ``python -m omics_waiter``).
+
+click and rich are dependencies of the package, so a plain ``pip install omics-waiter`` has a
+working command; the ``cli`` extra stays, empty, for installs that still name it.
+"""
 
 from __future__ import annotations
-
-import sys
 
 __all__ = ["main"]
 
 
 def main() -> None:
-    """Run ``omics-waiter``, or say which extra to install if the CLI's libraries are missing."""
-    try:
-        import click  # noqa: F401
-        import rich  # noqa: F401
-    except ImportError as exc:
-        sys.stderr.write(
-            f"omics-waiter: error: the command line needs {exc.name}: "
-            "pip install 'omics-waiter[cli]'\n"
-        )
-        sys.exit(2)
+    """Run the ``omics-waiter`` command."""
     from ._cli import main as cli
 
     cli(prog_name="omics-waiter")

@@ -9,6 +9,7 @@ rule). Both functions are idempotent. See docs/push.md.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +21,14 @@ from ._client import Transient, setup_errors
 from ._errors import InvalidInputError, OmicsWaiterError, ServiceError
 from ._push import SOURCE, translate_error
 
-__all__ = ["EVENT_PATTERN", "check_name", "queue_policy", "setup_events", "teardown_events"]
+__all__ = [
+    "EVENT_PATTERN",
+    "Teardown",
+    "check_name",
+    "queue_policy",
+    "setup_events",
+    "teardown_events",
+]
 
 logger = logging.getLogger("omics_waiter")
 
@@ -227,6 +235,49 @@ async def setup_events(
         return queue_url
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Teardown:
+    """What `teardown_events` removed, and what was not there.
+
+    Attributes:
+        name: The queue's and the rule's name.
+        rule_found: Whether the rule NAME existed.
+        target_removed: Whether the rule had our target (id NAME), now removed.
+        rule_removed: Whether the rule was deleted (it existed and had no other targets).
+        other_targets: The IDs of other targets that kept the rule (someone added them).
+        queue_removed: Whether the queue NAME existed, now deleted.
+    """
+
+    name: str
+    rule_found: bool
+    target_removed: bool
+    rule_removed: bool
+    other_targets: tuple[str, ...]
+    queue_removed: bool
+
+    def describe(self) -> list[str]:
+        """One line for the rule and one for the queue: what was done, or that it was absent.
+
+        ``rule my-waiter: removed, with its target my-waiter``,
+        ``queue my-waiter: not there`` ...
+        """
+        name = self.name
+        if not self.rule_found:
+            rule = "not there"
+        elif self.rule_removed:
+            rule = (
+                f"removed, with its target {name}"
+                if self.target_removed
+                else f"removed (it had no target {name})"
+            )
+        else:
+            rule = f"kept: it has other targets ({', '.join(self.other_targets)}); " + (
+                f"removed its target {name}" if self.target_removed else f"no target {name}"
+            )
+        queue = "removed" if self.queue_removed else "not there"
+        return [f"rule {name}: {rule}", f"queue {name}: {queue}"]
+
+
 async def teardown_events(
     name: str,
     *,
@@ -236,12 +287,15 @@ async def teardown_events(
     aws_access_key_id: str | None = None,
     aws_secret_access_key: str | None = None,
     aws_session_token: str | None = None,
-) -> None:
+) -> Teardown:
     """Remove the rule's target NAME, the rule NAME and the queue NAME, those that exist.
 
-    Idempotent: missing pieces are fine. A rule that has other targets than ours (someone
-    added them) is kept, with a warning on the ``omics_waiter`` logger. The arguments are
-    those of `setup_events`.
+    Idempotent: missing pieces are fine, and the result says which were there. A rule that
+    has other targets than ours (someone added them) is kept, with a warning on the
+    ``omics_waiter`` logger. The arguments are those of `setup_events`.
+
+    Returns:
+        What was removed and what was not there.
 
     Raises:
         InvalidInputError: A bad name, Region or profile, before any request.
@@ -258,22 +312,38 @@ async def teardown_events(
     ) as (sqs, events):
         queue = f"queue {name}"
         rule = f"rule {name}"
+        rule_found = target_removed = rule_removed = queue_removed = False
+        others: list[str] = []
         try:
-            await _call("RemoveTargets", rule, events.remove_targets, Rule=name, Ids=[name])
             listed = await _call("ListTargetsByRule", rule, events.list_targets_by_rule, Rule=name)
-            others = [str(t.get("Id")) for t in listed.get("Targets") or ()]
+            rule_found = True
+            ids = [str(t.get("Id")) for t in listed.get("Targets") or ()]
+            others = [i for i in ids if i != name]
+            if name in ids:
+                await _call("RemoveTargets", rule, events.remove_targets, Rule=name, Ids=[name])
+                target_removed = True
             if others:
                 logger.warning(
                     "kept EventBridge rule %s: it has other targets (%s)", name, ", ".join(others)
                 )
             else:
                 await _call("DeleteRule", rule, events.delete_rule, Name=name)
+                rule_removed = True
         except OmicsWaiterError as exc:
             if not _is_missing(exc):
                 raise
         try:
             found = await _call("GetQueueUrl", queue, sqs.get_queue_url, QueueName=name)
             await _call("DeleteQueue", queue, sqs.delete_queue, QueueUrl=found.get("QueueUrl"))
+            queue_removed = True
         except OmicsWaiterError as exc:
             if not _is_missing(exc):
                 raise
+        return Teardown(
+            name=name,
+            rule_found=rule_found,
+            target_removed=target_removed,
+            rule_removed=rule_removed,
+            other_targets=tuple(others),
+            queue_removed=queue_removed,
+        )
