@@ -8,12 +8,12 @@ client adapter for every request, the scheduler when a job joins or leaves the w
 final event is delivered, the push receiver for every message); the recorder turns that into
 instruments and low-cardinality attributes (an operation, a kind, an outcome: never an ID).
 
-One set of instruments per meter provider (`_Instruments`, cached per provider; the global one
-under `None`): an SDK refuses a second instrument of the same name and would call a second
-gauge callback twice, so waiters that share a provider share its instruments. The global
-provider is used through ``metrics.get_meter``, which returns a proxy that delegates once an
-application sets a provider, so one set after ``import omics_waiter`` or after a waiter was made
-is used from then on.
+One set of instruments per meter provider (`_Instruments`, cached per provider): an SDK warns
+of a second instrument of the same name and would run a second gauge callback as well, so
+waiters that share a provider share its instruments. Without a provider passed, the global one
+is taken when the waiter is made; until an application sets one, that is the API's proxy,
+whose instruments delegate to the provider set later, so one set after ``import omics_waiter``
+or after a waiter was made is used from then on.
 
 Gauges (the budget's rate and mode, push on or off) are observed by callbacks that run on the
 exporter's thread (a Prometheus scrape, a periodic reader): they never touch the event loop or
@@ -282,10 +282,12 @@ def _histogram(
         return meter.create_histogram(name, unit=unit, description=description)
 
 
-# Instrument sets: the global provider's under None, others per provider (weakly).
-_GLOBAL: list[_Instruments] = []
+# Instrument sets per provider, weakly (providers that refuse weak references: by id). The
+# global provider is looked up when a waiter is made: until an application sets one, that is
+# the API's proxy, whose instruments delegate to the provider set later; a process that
+# replaces its global provider (Airflow does, after a fork) gets new instruments for new waiters.
 _BY_PROVIDER: weakref.WeakKeyDictionary[Any, _Instruments] = weakref.WeakKeyDictionary()
-_BY_ID: dict[int, tuple[Any, _Instruments]] = {}  # providers that refuse weak references
+_BY_ID: dict[int, tuple[Any, _Instruments]] = {}
 
 
 def _instruments(meter_provider: object | None) -> _Instruments:
@@ -293,22 +295,18 @@ def _instruments(meter_provider: object | None) -> _Instruments:
 
     from . import __version__
 
-    if meter_provider is None:
-        if not _GLOBAL:
-            _GLOBAL.append(_Instruments(metrics.get_meter(NAME, __version__)))
-        return _GLOBAL[0]
+    provider: Any = metrics.get_meter_provider() if meter_provider is None else meter_provider
     try:
-        found = _BY_PROVIDER.get(meter_provider)
+        found = _BY_PROVIDER.get(provider)
     except TypeError:
-        pair = _BY_ID.get(id(meter_provider))
-        found = pair[1] if pair is not None and pair[0] is meter_provider else None
+        pair = _BY_ID.get(id(provider))
+        found = pair[1] if pair is not None and pair[0] is provider else None
         if found is None:
-            found = _Instruments(metrics.get_meter(NAME, __version__, meter_provider))  # type: ignore[arg-type]
-            _BY_ID[id(meter_provider)] = (meter_provider, found)
+            found = _Instruments(provider.get_meter(NAME, __version__))
+            _BY_ID[id(provider)] = (provider, found)
         return found
     if found is None:
-        found = _Instruments(metrics.get_meter(NAME, __version__, meter_provider))  # type: ignore[arg-type]
-        _BY_PROVIDER[meter_provider] = found
+        found = _BY_PROVIDER[provider] = _Instruments(provider.get_meter(NAME, __version__))
     return found
 
 
