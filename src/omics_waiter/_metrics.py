@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import time
 import weakref
 from collections.abc import Iterable, Mapping
@@ -293,8 +294,8 @@ _BY_ID: dict[int, tuple[Any, _Instruments]] = {}
 def _instruments(meter_provider: object | None) -> _Instruments:
     from opentelemetry import metrics
 
-    from . import __version__
-
+    # (The package's version, read without importing the package from one of its modules.)
+    version = str(getattr(sys.modules.get(__package__ or ""), "__version__", ""))
     provider: Any = metrics.get_meter_provider() if meter_provider is None else meter_provider
     try:
         found = _BY_PROVIDER.get(provider)
@@ -302,11 +303,11 @@ def _instruments(meter_provider: object | None) -> _Instruments:
         pair = _BY_ID.get(id(provider))
         found = pair[1] if pair is not None and pair[0] is provider else None
         if found is None:
-            found = _Instruments(provider.get_meter(NAME, __version__))
+            found = _Instruments(provider.get_meter(NAME, version))
             _BY_ID[id(provider)] = (provider, found)
         return found
     if found is None:
-        found = _BY_PROVIDER[provider] = _Instruments(provider.get_meter(NAME, __version__))
+        found = _BY_PROVIDER[provider] = _Instruments(provider.get_meter(NAME, version))
     return found
 
 
