@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +30,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._kinds import ACTIVATION_JOB, Kind, Listing, Operation, Summary
+from ._metrics import ERROR, NO_METRICS, NOT_FOUND, OK, THROTTLED, TRANSIENT, Recorder
 from ._models import ActivationJobStatus, ActivationJobSummary, parse_summary
 from ._refs import JobRef
 from ._validation import check_url
@@ -240,6 +242,13 @@ def classify(exc: Exception, operation: str) -> Exception:
     return exc
 
 
+def request_outcome(translated: Exception) -> str:
+    """A failed request's outcome for the metrics, from what `classify` made of it."""
+    if isinstance(translated, Transient):
+        return THROTTLED if translated.throttling else TRANSIENT
+    return NOT_FOUND if isinstance(translated, NotFound) else ERROR
+
+
 @contextlib.contextmanager
 def setup_errors(profile_name: str | None, region_name: str | None) -> Iterator[None]:
     """Translate botocore's errors in making a client (any service) into `InvalidInputError`
@@ -325,9 +334,10 @@ class OmicsApi:
     spend a slot on, passes ``acquire=False``.
     """
 
-    def __init__(self, client: OmicsClient, budget: Budget) -> None:
+    def __init__(self, client: OmicsClient, budget: Budget, metrics: Recorder = NO_METRICS) -> None:
         self.client = client
         self.budget = budget
+        self.metrics = metrics
         #: Set when `OmicsWaiter.connect()` has closed the client.
         self.closed = False
 
@@ -356,15 +366,20 @@ class OmicsApi:
             raise OmicsWaiterError(
                 f"the client has no {operation.method}(): is it an Omics client?"
             ) from None
+        started = time.perf_counter()
         try:
             raw = await method(**params)
         except Exception as exc:
             translated = classify(exc, operation.name)
             if isinstance(translated, Transient) and translated.throttling:
                 self.budget.throttled(operation.name)
+            self.metrics.request(
+                operation.name, request_outcome(translated), time.perf_counter() - started
+            )
             if translated is exc:
                 raise
             raise translated from exc
+        self.metrics.request(operation.name, OK, time.perf_counter() - started)
         if not isinstance(raw, Mapping):
             raise UnexpectedResponseError(f"{operation.name} returned {type(raw).__name__}")
         return raw

@@ -27,8 +27,10 @@ from typing import Any, Protocol
 import anyio
 import botocore.exceptions
 
+from . import _metrics
 from ._client import NotFound, Transient, classify, setup_errors
 from ._errors import AccessDeniedError, InvalidInputError, OmicsWaiterError, ServiceError
+from ._metrics import NO_METRICS, Recorder
 from ._models import JobStatus, RunStatus, TaskStatus, WorkflowStatus
 
 __all__ = [
@@ -174,6 +176,8 @@ FOREIGN_SOURCE = "foreign source"
 UNHANDLED_DETAIL_TYPE = "unhandled detail-type"
 MISSING_IDS = "missing ids"
 MISSING_STATUS = "missing status"
+# What the metrics call an ignored message: another source's or event type's (else broken).
+_IGNORED = {FOREIGN_SOURCE: _metrics.FOREIGN, UNHANDLED_DETAIL_TYPE: _metrics.FOREIGN}
 
 # IDs and statuses are short words; anything else in those fields is not what we wait on.
 _WORD = re.compile(r"[^\s\x00-\x1f\x7f]{1,128}")
@@ -467,6 +471,8 @@ class SqsEventSource:
         self._backlog = False
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._logged: set[str] = set()
+        #: Where ignored and duplicate messages are counted (the waiter's metrics).
+        self.metrics: Recorder = NO_METRICS
 
     def __repr__(self) -> str:
         return f"SqsEventSource({self.queue_url!r})"
@@ -630,6 +636,7 @@ class SqsEventSource:
             body = message.get("Body")
             parsed = parse_message(body) if isinstance(body, str) else Ignored(MALFORMED)
             if isinstance(parsed, Ignored):
+                self.metrics.event(_IGNORED.get(parsed.reason, _metrics.MALFORMED))
                 self._log_once(
                     parsed.reason,
                     logging.INFO,
@@ -640,6 +647,8 @@ class SqsEventSource:
                 )
             elif self._first_sighting(parsed.event_id):
                 hints.append(parsed)
+            else:
+                self.metrics.event(_metrics.DUPLICATE)
         return hints
 
     def _first_sighting(self, event_id: str) -> bool:

@@ -115,6 +115,8 @@ class _Entry:
     due: float = math.inf  # when its scheduled Get is due
     in_flight: bool = False
     rerun: Priority | None = None  # a Get asked for while one was in flight
+    open_listed: bool = False  # a List showed it unfinished (for the detection delay)
+    pushed: bool = False  # an event asked for its next Get (the detection delay's source)
 
     @property
     def mode(self) -> Mode:
@@ -261,6 +263,7 @@ class Scheduler:
         self._api = api
         self._budget = budget
         self._clock = clock
+        self._metrics = api.metrics
         self._uniform = (uniform or random.Random()).uniform
         self._entries: dict[JobRef[Any], _Entry] = {}
         self._batches: dict[tuple[str, tuple[str, ...]], _Batch] = {}
@@ -307,6 +310,7 @@ class Scheduler:
             entry = self._entries.get(ref)
             if entry is None:
                 entry = self._entries[ref] = _Entry(ref, kind, self._batch_of(kind, ref))
+                self._metrics.watched(kind, 1)
                 if entry.batch is not None:
                     entry.batch.entries[ref] = entry
             if entry.last is None and seen is not None:
@@ -353,8 +357,10 @@ class Scheduler:
             if not sub.done:
                 sub.done = True
                 sub.view.open -= 1
+                self._metrics.cancelled(entry.kind)
         if not entry.subs and self._entries.get(entry.ref) is entry:
             del self._entries[entry.ref]
+            self._metrics.watched(entry.kind, -1)
             if not self._entries and self.watching.is_set():
                 self.watching = anyio.Event()
             entry.version += 1  # its scheduled requests are stale now
@@ -389,6 +395,7 @@ class Scheduler:
             return
         previous = "push" if self._push_active else "polling"
         self._push_active = active
+        self._metrics.push(active)
         event = PushModeChanged(
             mode="push" if active else "polling", previous=previous, reason=reason
         )
@@ -437,6 +444,7 @@ class Scheduler:
             return True
         else:
             priority = Priority.CHANGED
+        entry.pushed = True
         self._schedule_get(entry, priority, self._clock.now())
         return True
 
@@ -735,6 +743,7 @@ class Scheduler:
             return
         view = sub.view
         view.failures[sub.entry.ref] = error
+        self._metrics.failed(sub.entry.kind, error)
         view.deliver([JobWatchFailed(ref=sub.entry.ref, error=error, job=sub.tracker.last)])
         self._finish(sub)
 
@@ -771,13 +780,15 @@ class Scheduler:
             )
             return bool(events)
         if reached(kind, str(job.status), view.until):
+            self._metrics.reached(kind, job, view.until)
             self._finish(sub)
         elif now >= view.deadline:
             self._fail_timeout(sub)  # the last poll, at the deadline, did not see it finish
         return bool(events)
 
-    def _observed(self, entry: _Entry, job: Any) -> None:
+    def _observed(self, entry: _Entry, job: Any, pushed: bool = False) -> None:
         now = self._clock.now()
+        seen_open = entry.open_listed or entry.last is not None  # (a last job is unfinished)
         entry.last = job
         entry.retry_attempt = 0
         entry.not_found_since = None
@@ -789,6 +800,7 @@ class Scheduler:
         changed = False
         for sub in list(entry.subs):
             changed = self._observe_sub(sub, job, now) or changed
+        self._metrics.observed(entry.kind, job, seen_open=seen_open, pushed=pushed)
         if self._entries.get(entry.ref) is not entry:
             return  # no view watches it any more
         batch = entry.batch
@@ -870,6 +882,7 @@ class Scheduler:
 
     async def _get(self, entry: _Entry, priority: Priority) -> None:
         kind = entry.kind
+        pushed, entry.pushed = entry.pushed, False
         try:
             if entry.items and kind.item_listing is not None:
                 job = await self._api.get_with_items(
@@ -879,6 +892,7 @@ class Scheduler:
                 job = await self._api.get(kind, entry.ref, not_after=math.inf, acquire=False)
         except (Transient, NotFound) as exc:
             entry.in_flight = False
+            entry.pushed = entry.pushed or pushed  # the retry still answers the event
             if self._entries.get(entry.ref) is not entry:
                 return  # nobody waits on it any more
             now = self._clock.now()
@@ -928,7 +942,7 @@ class Scheduler:
         entry.in_flight = False
         if self._entries.get(entry.ref) is not entry:
             return
-        self._observed(entry, job)
+        self._observed(entry, job, pushed)
         self._landed(entry)
 
     def _expire_covered(self, entry: _Entry, now: float) -> None:
@@ -1046,6 +1060,8 @@ class Scheduler:
             batch.seen.add(entry.ref)
             if summary.creation_time is not None:
                 entry.creation_time = summary.creation_time
+            if not entry.open_listed and not entry.kind.is_terminal(summary.status):
+                entry.open_listed = True
             listed_before, entry.listed = entry.listed, summary.status
             if listed_before is not None and listed_before != summary.status:
                 batch.changed = True  # the sweep backoff returns to its floor on any change

@@ -42,6 +42,7 @@ from ._errors import (
 )
 from ._events import JobWatchFailed, PollRetrying, WatchEvent
 from ._kinds import Kind, kind_of
+from ._metrics import FOREIGN, USED, check_meter_provider, recorder
 from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
 from ._policy import Mode, Timing, verdict
 from ._push import EventSource
@@ -211,6 +212,10 @@ class OmicsWaiter:
         reconcile_delay: With push events (`connect(events_queue_url=...)`), seconds
             between polls that catch a dropped event (default 60).
         clock: The clock to read and sleep on (default: the event loop's).
+        meter_provider: An OpenTelemetry ``MeterProvider`` to record metrics through
+            (default: the global one, which an application may set at any time; see
+            docs/observability.md). Needs ``omics-waiter[metrics]``; without it, nothing
+            is recorded.
 
     Raises:
         InvalidInputError: An option is out of range.
@@ -228,6 +233,7 @@ class OmicsWaiter:
         clock: Clock | None = None,
         budget: Budget | None = None,
         reconcile_delay: float = DEFAULT_RECONCILE_DELAY,
+        meter_provider: Any = None,
     ) -> None:
         self._timing = _timing(min_delay, max_delay, not_found_grace)
         self._timeout = check_seconds("timeout", timeout, allow_inf=True)
@@ -248,7 +254,8 @@ class OmicsWaiter:
         else:
             rate = DEFAULT_MAX_TPS if max_tps is None else check_rate("max_tps", max_tps)
             self._budget = RequestBudget(rate, clock=self._clock, bursts=BURSTS)
-        self._api = OmicsApi(client, self._budget)
+        self._metrics = recorder(meter_provider, self._budget)
+        self._api = OmicsApi(client, self._budget, self._metrics)
         watch_client_retries(client, self._budget)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
         self._scheduler.reconcile_delay = check_seconds("reconcile_delay", reconcile_delay)
@@ -265,6 +272,7 @@ class OmicsWaiter:
         self._task_group = task_group
         await task_group.start(self._scheduler.run_forever)
         if self._events is not None:
+            self._metrics.push(self._scheduler.push)
             task_group.start_soon(self._receive_events, self._events)
         return self
 
@@ -300,7 +308,8 @@ class OmicsWaiter:
             elif scheduler.push and now - last_message >= quiet_after:
                 scheduler.set_push(False, f"no event for {now - last_message:.0f} s")
             for hint in hints:
-                scheduler.hint(hint.kind, hint.ids, hint.status)
+                watched = scheduler.hint(hint.kind, hint.ids, hint.status)
+                self._metrics.event(USED if watched else FOREIGN, hint.time)
 
     async def __aexit__(
         self,
@@ -344,6 +353,7 @@ class OmicsWaiter:
         budget_url: str | None = None,
         events_queue_url: str | None = None,
         sqs_endpoint_url: str | None = None,
+        meter_provider: Any = None,
         **options: Any,
     ) -> AsyncIterator[OmicsWaiter]:
         """Create an Omics client, wrap it in a waiter, and close the client on exit.
@@ -380,6 +390,8 @@ class OmicsWaiter:
                 before the waiter is handed out. Asyncio only.
             sqs_endpoint_url: Another SQS endpoint than AWS's (default:
                 ``AWS_ENDPOINT_URL_SQS``); the client is made for the queue URL's Region.
+            meter_provider: An OpenTelemetry ``MeterProvider`` for the waiter's metrics
+                (default: the global one); push events are counted too.
             **options: `OmicsWaiter` options (`reconcile_delay` among them).
 
         Raises:
@@ -396,6 +408,7 @@ class OmicsWaiter:
 
         check_seconds("connect_timeout", connect_timeout)
         check_seconds("read_timeout", read_timeout)
+        check_meter_provider(meter_provider)
         if options.get("clock") is None:
             options.pop("clock", None)
         # Validate the options before anything is created.
@@ -457,8 +470,10 @@ class OmicsWaiter:
                     read_timeout=read_timeout,
                 )
             )
-            waiter = cls(client, **options)
+            waiter = cls(client, meter_provider=meter_provider, **options)
             waiter._events = source
+            if source is not None:
+                source.metrics = waiter._metrics
             async with waiter:
                 try:
                     yield waiter
