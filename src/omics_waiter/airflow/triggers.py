@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from .._waiter import OmicsWaiter
 from ._args import (
     check_bool,
     check_conn_id,
@@ -127,10 +129,24 @@ class OmicsJobTrigger(BaseTrigger):
         return (self.aws_conn_id, self.region_name, _frozen(self.waiter_options))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Wait on the jobs; yield one `TriggerEvent` with the outcome, and return."""
+        """Wait on the jobs on the shared waiter; yield one `TriggerEvent` with the outcome."""
+        payload = await self._payload(shared_waiter(self.waiter_key, self._open))
+        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def wait_here(self) -> dict[str, Any]:
+        """Wait as `run` does, on a waiter of its own; return the event's payload.
+
+        For a sensor or operator that does not defer: it waits in the worker, on the same
+        engine, and reads the outcome exactly as it would read the trigger's event.
+        """
+        return await self._payload(self._open())
+
+    async def _payload(
+        self, opening: contextlib.AbstractAsyncContextManager[OmicsWaiter]
+    ) -> dict[str, Any]:
         try:
-            async with shared_waiter(self.waiter_key, self._open) as waiter:
-                payload = await wait_payload(
+            async with opening as waiter:
+                return await wait_payload(
                     waiter,
                     self.kind,
                     self.ids,
@@ -140,9 +156,10 @@ class OmicsJobTrigger(BaseTrigger):
                     accept_partial=self.accept_partial,
                 )
         except Exception as exc:
+            # Making the waiter failed (a connection, Redis, the queue) or a bug: the task
+            # hears of it through the event, rather than the trigger failing in the triggerer.
             self.log.warning("waiting on %s %s failed: %s", self.kind, self.ids, exc)
-            payload = error_payload(self.kind, self.ids, exc)
-        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+            return error_payload(self.kind, self.ids, exc)
 
-    def _open(self) -> Any:
+    def _open(self) -> contextlib.AbstractAsyncContextManager[OmicsWaiter]:
         return open_waiter(self.aws_conn_id, self.region_name, self.waiter_options)
