@@ -27,9 +27,11 @@ from ._client import (
     OmicsApi,
     OmicsClient,
     Transient,
+    check_session,
     open_omics_client,
     running_on_trio,
     trio_http_session,
+    warn_slow_client,
     watch_client_retries,
 )
 from ._clock import AnyioClock, Clock
@@ -250,6 +252,7 @@ class OmicsWaiter:
             self._budget = RequestBudget(rate, clock=self._clock, bursts=BURSTS)
         self._api = OmicsApi(client, self._budget)
         watch_client_retries(client, self._budget)
+        warn_slow_client(client)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
         self._scheduler.reconcile_delay = check_seconds("reconcile_delay", reconcile_delay)
         self._events: EventSource | None = None  # set by connect(events_queue_url=...)
@@ -327,6 +330,68 @@ class OmicsWaiter:
             f"timeout={self._timeout:g}, budget={self._budget!r})"
         )
 
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def open_client(
+        *,
+        session: object | None = None,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        profile_name: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+    ) -> AsyncIterator[Any]:
+        """An aiobotocore Omics client made as `connect` makes its own, closed on exit.
+
+        For a waiter you build, ``OmicsWaiter(client, ...)``, or a client you also use for
+        other calls: the client's own retries are off (the waiter retries, within its
+        budget), timestamps are parsed fast (botocore's dateutil parser takes about half
+        the waiter's CPU time with many jobs), host-prefix injection is off for any
+        endpoint but AWS's own, and on trio it uses aiobotocore's httpx transport::
+
+            async with OmicsWaiter.open_client(session=session, region_name="us-east-1") as client:
+                waiter = OmicsWaiter(client)
+
+        Args:
+            session: An aiobotocore ``AioSession`` of yours (e.g. with assume-role or
+                refreshable credentials) to make the client from; it is left as it was.
+                Not with `profile_name`.
+            region_name: The AWS Region (default: from the session, profile or environment).
+            endpoint_url: Another endpoint than AWS's (default: one configured the standard
+                way, e.g. ``AWS_ENDPOINT_URL_OMICS``).
+            profile_name: A profile from the AWS config files.
+            aws_access_key_id: Explicit credentials (default: the usual credential chain).
+            aws_secret_access_key: See above.
+            aws_session_token: See above.
+            connect_timeout: Seconds to connect, per request.
+            read_timeout: Seconds to wait for a response, per request.
+
+        Raises:
+            InvalidInputError: An argument is invalid, the profile does not exist, or no
+                Region is configured.
+            OmicsWaiterError: On trio, without the httpx transport (the ``trio`` extra).
+        """
+        check_seconds("connect_timeout", connect_timeout)
+        check_seconds("read_timeout", read_timeout)
+        if endpoint_url is not None:
+            check_url("endpoint_url", endpoint_url)
+        check_session(session, profile_name)
+        async with open_omics_client(
+            session=session,
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            profile_name=profile_name,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        ) as client:
+            yield client
+
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
@@ -361,8 +426,8 @@ class OmicsWaiter:
             endpoint_url: Another endpoint than AWS's.
             profile_name: A profile from the AWS config files.
             session: An aiobotocore ``AioSession`` of the caller's (e.g. with assume-role
-                or refreshable credentials) to make the Omics client from, instead of a
-                new one; not with `profile_name`.
+                or refreshable credentials) to make the Omics client (and the events
+                queue's SQS client) from, instead of a new one; not with `profile_name`.
             aws_access_key_id: Explicit credentials (default: the usual credential chain,
                 which refreshes temporary credentials during long waits).
             aws_secret_access_key: See above.
@@ -406,6 +471,7 @@ class OmicsWaiter:
         )
         if endpoint_url is not None:
             check_url("endpoint_url", endpoint_url)
+        check_session(session, profile_name)
         if running_on_trio():
             trio_http_session()  # fails now, naming the extra, if the transport is missing
         shared: RedisBudget | None = None
@@ -427,6 +493,7 @@ class OmicsWaiter:
                 events_queue_url,
                 # The queue's Region, from an AWS queue URL; else the waiter's.
                 region_name=queue_region(events_queue_url) or region_name,
+                session=session,
                 profile_name=profile_name,
                 endpoint_url=sqs_endpoint_url,
                 aws_access_key_id=aws_access_key_id,
