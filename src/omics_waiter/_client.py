@@ -16,7 +16,6 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-import aiohttp
 import botocore.exceptions
 import botocore.parsers
 import botocore.utils
@@ -137,16 +136,28 @@ def _is_network_error(error: object) -> bool:
     """Whether an error under an HTTPClientError comes from the network, not the client.
 
     aiohttp's errors and OS errors, and, for aiobotocore's httpx transport, httpx's
-    transport errors (httpx is looked up only if that transport loaded it).
+    transport errors (each HTTP library is looked up only if a transport loaded it).
     """
-    if isinstance(error, OSError | aiohttp.ClientError | TimeoutError):
+    if isinstance(error, OSError | TimeoutError):
         return True
-    for name in ("httpx2", "httpx"):
-        module = sys.modules.get(name)
-        transport_error = getattr(module, "TransportError", None)
-        if isinstance(transport_error, type) and isinstance(error, transport_error):
-            return True
-    return False
+    return isinstance(error, _loaded_errors(("aiohttp", "ClientError"), *_HTTPX_ERRORS))
+
+
+_HTTPX_ERRORS = (("httpx2", "TransportError"), ("httpx", "TransportError"))
+
+
+def _loaded_errors(*names: tuple[str, str]) -> tuple[type[BaseException], ...]:
+    """The exception classes `names` (module, class) of the modules already imported.
+
+    An HTTP library that was never imported raised nothing: so importing this module (and
+    ``omics_waiter``) never imports aiohttp, which aiobotocore imports when a client is made.
+    """
+    found = []
+    for module_name, class_name in names:
+        value = getattr(sys.modules.get(module_name), class_name, None)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            found.append(value)
+    return tuple(found)
 
 
 def running_on_trio() -> bool:
@@ -217,10 +228,12 @@ def classify(exc: Exception, operation: str) -> Exception:
             return OmicsWaiterError(f"{operation}: the HTTP client failed: {exc}{hint}")
     if isinstance(
         exc,
-        botocore.exceptions.ConnectionError
-        | botocore.exceptions.HTTPClientError
-        | aiohttp.ClientError
-        | ConnectionError,
+        (
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError,
+            ConnectionError,
+            *_loaded_errors(("aiohttp", "ClientError")),
+        ),
     ):
         return Transient("ConnectionError", operation)
     if isinstance(exc, botocore.exceptions.CredentialRetrievalError):
