@@ -45,7 +45,19 @@ from ._errors import (
 from ._events import JobWatchFailed, PollRetrying, WatchEvent
 from ._kinds import Kind, kind_of
 from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
-from ._policy import Mode, Timing, verdict
+from ._policy import (
+    DEFAULT_MAX_DELAY,
+    DEFAULT_MAX_TPS,
+    DEFAULT_MIN_DELAY,
+    DEFAULT_NOT_FOUND_GRACE,
+    DEFAULT_RECONCILE_DELAY,
+    DEFAULT_RETRY_INITIAL,
+    DEFAULT_RETRY_MAX,
+    DEFAULT_TIMEOUT,
+    Mode,
+    Timing,
+    verdict,
+)
 from ._push import EventSource
 from ._refs import JobRef, ReadSetActivationJobRef
 from ._scheduler import BURSTS, Scheduler, View
@@ -64,23 +76,6 @@ logger = logging.getLogger("omics_waiter")
 
 T = TypeVar("T")
 JobT = TypeVar("JobT")
-
-# Defaults, chosen for jobs that last minutes to hours:
-# - a change is followed by a poll 5 s later, so a job that moves is followed closely;
-# - a job that sits still is polled at most every 2 minutes, so an hours-long job
-#   costs about 30 requests an hour and is seen to finish within 2 minutes;
-# - 24 hours bounds every wait, so a stuck job cannot hang a service forever;
-# - 5 requests per second per operation is the service's default quota;
-# - a job started a moment ago may take a few seconds to become visible: 30 s of grace.
-DEFAULT_MIN_DELAY = 5.0
-DEFAULT_MAX_DELAY = 120.0
-DEFAULT_TIMEOUT = 24 * 3600.0
-DEFAULT_MAX_TPS = 5.0
-DEFAULT_NOT_FOUND_GRACE = 30.0
-DEFAULT_RETRY_INITIAL = 1.0
-DEFAULT_RETRY_MAX = 30.0
-# With push events, a dropped event delays a job's detection by at most this long.
-DEFAULT_RECONCILE_DELAY = 60.0
 
 
 def _close_quietly(view: View) -> None:
