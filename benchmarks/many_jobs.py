@@ -35,6 +35,14 @@ then costs at most about 10 s, which keeps the run short; the bound checked for 
 final event was dropped is ``reconcile_delay`` plus one sweep (the sweep's List pages and the
 confirming Get at the quota).
 
+Clients (``--suite clients``, not part of ``all``; the activation jobs' population): the
+client CPU of a ``final_only`` many-job watch on a waiter built by hand, ``OmicsWaiter(client)``,
+for two clients: ``client-usual``, made the usual way (``session.create_client("omics")``; only
+its retries and host prefixes turned off, as the emulator and a fair comparison need), whose
+timestamps botocore parses with dateutil; and ``client-open``, made by
+``OmicsWaiter.open_client()``, as ``connect()`` makes its own. The targets block gives the
+client thread's CPU per job.
+
 Run (about 10 minutes 30 seconds for the jobs and runs suites at the defaults on 2 cores,
 tracemalloc pass included; the push suite adds about 2 minutes 15 seconds to that, and takes
 about 4 minutes 15 seconds alone, its two companions included)::
@@ -42,6 +50,7 @@ about 4 minutes 15 seconds alone, its two companions included)::
     .venv/bin/python benchmarks/many_jobs.py                # tables
     .venv/bin/python benchmarks/many_jobs.py --suite runs   # one suite
     .venv/bin/python benchmarks/many_jobs.py --suite push   # push, beside polling and the SDK
+    .venv/bin/python benchmarks/many_jobs.py --suite clients --no-tracemalloc  # client CPU
     .venv/bin/python benchmarks/many_jobs.py --json > out.json
 
 The emulator runs in a background thread of this process (own event loop), so the process's
@@ -152,6 +161,8 @@ class Suite:
     population: str = "jobs"  # whose jobs: "jobs" or "runs"
     #: Contenders of other suites shown in this suite's table too (run once, for either).
     companions: tuple[str, ...] = ()
+    #: Whether ``--suite all`` (the default) runs it.
+    in_all: bool = True
 
     def pages(self, jobs: int, stores: int) -> int:
         """List pages of one full sweep with every job watched (an upper bound for runs)."""
@@ -183,6 +194,14 @@ SUITES = {
         "ListReadSetActivationJobs",
         "read_set_activation_job_completed",
         companions=("ours-wait-many", "aiobotocore"),
+    ),
+    "clients": Suite(
+        "clients",
+        "client CPU of a waiter built by hand, OmicsWaiter(client), read set activation jobs",
+        "GetReadSetActivationJob",
+        "ListReadSetActivationJobs",
+        "read_set_activation_job_completed",
+        in_all=False,
     ),
 }
 
@@ -365,6 +384,31 @@ def _record_answers(waiter: OmicsWaiter, out: Outcome) -> None:
     api.get = get  # type: ignore[method-assign]
 
 
+@contextlib.asynccontextmanager
+async def _hand_built(
+    url: str, args: argparse.Namespace, *, fast: bool
+) -> AsyncIterator[OmicsWaiter]:
+    """A waiter built by hand, ``OmicsWaiter(client)``, entered with ``async with``: on a client
+    from `OmicsWaiter.open_client` (fast), or made the usual way, with botocore's timestamp
+    parser (only its retries and host prefixes off, so that the parser alone differs)."""
+    import aiobotocore.session
+    from aiobotocore.config import AioConfig
+
+    credentials = {"aws_access_key_id": KEY, "aws_secret_access_key": KEY}
+    opener: Any
+    if fast:
+        opener = OmicsWaiter.open_client(region_name=REGION, endpoint_url=url, **credentials)
+    else:
+        config = AioConfig(
+            inject_host_prefix=False, retries={"mode": "standard", "total_max_attempts": 1}
+        )
+        opener = aiobotocore.session.AioSession().create_client(
+            "omics", region_name=REGION, endpoint_url=url, config=config, **credentials
+        )
+    async with opener as client, OmicsWaiter(client, **_options(args)) as waiter:
+        yield waiter
+
+
 async def ours_many(
     url: str,
     population: AnyPopulation,
@@ -372,10 +416,11 @@ async def ours_many(
     args: argparse.Namespace,
     *,
     final_only: bool = False,
+    opener: Callable[[str, argparse.Namespace], Any] = _connect,
 ) -> Outcome:
     out = Outcome()
     events: Counter[str] = Counter()
-    async with _connect(url, args) as waiter:
+    async with opener(url, args) as waiter:
         _record_answers(waiter, out)
         pairs = out.created(population.create(emu))
         watch = waiter.watch_activation_jobs(pairs, timeout=args.timeout, final_only=final_only)
@@ -536,6 +581,20 @@ async def ours_many_final(
     return await ours_many(url, population, emu, args, final_only=True)
 
 
+async def client_usual(
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
+) -> Outcome:
+    opener = functools.partial(_hand_built, fast=False)
+    return await ours_many(url, population, emu, args, final_only=True, opener=opener)
+
+
+async def client_open(
+    url: str, population: AnyPopulation, emu: OmicsEmulator, args: argparse.Namespace
+) -> Outcome:
+    opener = functools.partial(_hand_built, fast=True)
+    return await ours_many(url, population, emu, args, final_only=True, opener=opener)
+
+
 CONTENDERS: dict[str, tuple[str, str, Runner]] = {
     "ours-many": ("jobs", "omics-waiter watch_activation_jobs", ours_many),
     "ours-many-final": (
@@ -566,6 +625,16 @@ CONTENDERS: dict[str, tuple[str, str, Runner]] = {
     # The same wait_many as ours-wait-many; _run_one gives them a queue, events and moto.
     "push": ("push", "omics-waiter wait_many, push events (none dropped)", ours_wait_many),
     "push-drop20": ("push", "omics-waiter wait_many, push events, 20% dropped", ours_wait_many),
+    "client-usual": (
+        "clients",
+        "OmicsWaiter(client), final_only watch; client made the usual way (dateutil)",
+        client_usual,
+    ),
+    "client-open": (
+        "clients",
+        "OmicsWaiter(client), final_only watch; client from OmicsWaiter.open_client()",
+        client_open,
+    ),
 }
 
 
@@ -898,6 +967,8 @@ def _targets(
     lines: list[str] = []
     if suite.name == "push":
         return _push_targets(by_name, args)
+    if suite.name == "clients":
+        return _client_targets(by_name, args)
     if suite.name == "jobs":
         ours, sdk = by_name.get("ours-many"), by_name.get("aiobotocore")
         if ours and sdk:
@@ -947,6 +1018,24 @@ def _targets(
             f"({_common.seconds(p95)} s = "
             f"{'-' if p95 is None else f'{p95 / limit:.1f}x'})"
         )
+    return lines
+
+
+def _client_targets(by_name: dict[str, Result], args: argparse.Namespace) -> list[str]:
+    lines = ["", "client CPU per job (client thread; the emulator runs in another):"]
+    per_job = {}
+    for name in ("client-usual", "client-open"):
+        result = by_name.get(name)
+        if result is not None:
+            per_job[name] = result.cpu_client / args.jobs
+            lines.append(
+                f"  {name}: {1000 * per_job[name]:.1f} ms per job "
+                f"({result.cpu_client:.2f} s for {args.jobs} jobs, "
+                f"{result.total_requests} requests)"
+            )
+    if len(per_job) == 2 and per_job["client-open"]:
+        ratio = per_job["client-usual"] / per_job["client-open"]
+        lines.append(f"  usual / open_client: {ratio:.2f}x")
     return lines
 
 
@@ -1047,7 +1136,9 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": Population.draw(args.seed, args.jobs, args.stores),
         "runs": RunPopulation(args.jobs),
     }
-    suites = [SUITES[args.suite]] if args.suite != "all" else list(SUITES.values())
+    suites = (
+        [SUITES[args.suite]] if args.suite != "all" else [s for s in SUITES.values() if s.in_all]
+    )
     names = [
         n
         for n, (suite, _, _) in CONTENDERS.items()

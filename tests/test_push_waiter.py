@@ -83,6 +83,35 @@ async def test_events_carry_the_wait_and_polling_only_reconciles(
 
 
 @pytest.mark.asyncio
+async def test_the_events_queue_is_read_through_the_callers_session_too(
+    moto_server: str, queue_url: str
+) -> None:
+    """connect(session=...) makes the SQS client from that session (its credentials, its
+    hooks), not from a new one: here, a hook registered on the session sees the SQS calls."""
+    from aiobotocore.session import AioSession
+
+    session = AioSession()
+    session.set_credentials("testing", "testing")
+    calls: list[str] = []
+    session.register("before-call.sqs", lambda model, **_: calls.append(model.name))
+    async with OmicsEmulator(seed=3, events_endpoint_url=moto_server) as emu:
+        ref = ReadSetActivationJobRef(STORE, emu.add_job(STORE, [R1], timeline=completing(0.3)))
+        async with OmicsWaiter.connect(
+            session=session,
+            endpoint_url=emu.endpoint_url,
+            region_name="us-east-1",
+            events_queue_url=queue_url,
+            sqs_endpoint_url=moto_server,
+            min_delay=0.1,
+            max_delay=0.5,
+        ) as waiter:
+            with anyio.fail_after(20):
+                job = await waiter.wait(ref)
+    assert isinstance(job, ActivationJob)
+    assert {"GetQueueAttributes", "ReceiveMessage"} <= set(calls), calls
+
+
+@pytest.mark.asyncio
 async def test_dropped_events_are_caught_by_reconciliation(
     moto_server: str, queue_url: str
 ) -> None:

@@ -9,7 +9,8 @@ observes is exactly the statuses the test lets it see.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -26,6 +27,7 @@ from omics_waiter import (
 )
 from omics_waiter._clock import AnyioClock
 from omics_waiter.testing import OmicsEmulator, Step
+from omics_waiter.testing._jobs import random_run
 from unit.test_kinds import LIFE_CYCLES
 
 MakeClient = Callable[..., Awaitable[Any]]
@@ -200,3 +202,26 @@ async def test_the_emulators_cancelled_runs_and_tasks_are_life_cycles_the_rule_h
         path = tuple(dict.fromkeys(statuses))
         assert path in LIFE_CYCLES[ref.kind], path
         assert path[-2:] == ("STOPPING", "CANCELLED")
+
+
+def _path(first: str, steps: Sequence[Step]) -> tuple[str, ...]:
+    """The statuses a timeline goes through, from the one a job is created in."""
+    return tuple(dict.fromkeys([first, *(s.status for s in steps if s.status is not None)]))
+
+
+def test_the_emulators_random_runs_and_their_tasks_follow_the_life_cycles() -> None:
+    """Runs drawn at random: completed, or failed by a task (the others cancelled, or never
+    started); each run's and task's statuses are a life cycle of `LIFE_CYCLES`."""
+    endings = set()
+    for seed in range(300):
+        plan = random_run(
+            random.Random(seed), ["a", "b", "c"], job_seconds=(1.0, 2.0), failure_rate=0.3
+        )
+        run = _path("PENDING", plan.timeline)
+        assert run in LIFE_CYCLES["run"], (seed, run)
+        for steps in plan.tasks:
+            if steps:  # a task a failure kept from starting never exists
+                task = _path("PENDING", steps)
+                assert task in LIFE_CYCLES["task"], (seed, task)
+                endings.add(task[-1])
+    assert endings == {"COMPLETED", "FAILED", "CANCELLED"}  # every ending was drawn

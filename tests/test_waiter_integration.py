@@ -709,3 +709,80 @@ async def test_throttled_starts_are_reported_as_throttling(
     assert retries
     assert all(r.throttling and r.reason == "ThrottlingException" for r in retries)
     assert emulator.stats.count(start, 429) == len(retries)
+
+
+# -- a client made as connect() makes it, for a waiter built by hand -------------------------
+
+
+async def creation_time_zone(client: Any, job_id: str) -> object:
+    """The time zone of a timestamp as the client parsed it: botocore's dateutil parser
+    gives dateutil's ``tzutc()``, the fast parser `datetime.timezone.utc`."""
+    raw = await client.get_read_set_activation_job(sequenceStoreId=STORE, id=job_id)
+    return raw["creationTime"].tzinfo
+
+
+@pytest.mark.asyncio
+async def test_open_client_makes_a_fast_client_from_a_callers_session_and_leaves_it_as_it_was(
+    emulator: OmicsEmulator,
+) -> None:
+    import datetime as dt
+
+    import aiobotocore.session
+
+    session = aiobotocore.session.AioSession()
+    session.set_credentials("testing", "testing")
+    job_id = emulator.add_job(STORE, [R1], timeline=completes_at(0.2))
+    where = {"region_name": "us-east-1", "endpoint_url": emulator.endpoint_url}
+    async with OmicsWaiter.open_client(session=session, **where) as client:
+        fast = await creation_time_zone(client, job_id)
+        waiter = OmicsWaiter(client, min_delay=MIN_DELAY, max_delay=0.2)
+        job = await waiter.wait(ReadSetActivationJobRef(STORE, job_id), timeout=10)
+        retries = client.meta.config.retries
+    from aiobotocore.config import AioConfig
+
+    config = AioConfig(inject_host_prefix=False)
+    async with session.create_client("omics", config=config, **where) as other:
+        usual = await creation_time_zone(other, job_id)
+    assert job.status is ActivationJobStatus.COMPLETED
+    assert fast is dt.timezone.utc
+    assert retries["total_max_attempts"] == 1
+    assert usual is not dt.timezone.utc  # the session's own clients keep botocore's parser
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_parses_timestamps_slowly_is_warned_of_once(
+    emulator: OmicsEmulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    usual = await make_client(emulator)
+    OmicsWaiter(usual)
+    OmicsWaiter(usual)
+    async with OmicsWaiter.open_client(
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as fast:
+        OmicsWaiter(fast)
+    warnings = [r for r in caplog.records if "parses timestamps" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "OmicsWaiter.open_client" in warnings[0].getMessage()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        ({"session": "not a session"}, "session"),
+        ({"connect_timeout": 0}, "connect_timeout"),
+        ({"read_timeout": -1}, "read_timeout"),
+        ({"endpoint_url": "not a url"}, "endpoint_url"),
+    ],
+)
+async def test_open_client_refuses_bad_input_before_any_request(
+    emulator: OmicsEmulator, options: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        async with OmicsWaiter.open_client(region_name="us-east-1", **options):
+            pass
+    assert info.value.argument == argument
+    assert not emulator.stats.requests

@@ -2,7 +2,14 @@
 
 async with OmicsWaiter.connect(region_name="us-east-1") as waiter:
     job = await waiter.wait_for_activation_job(store_id, job_id, timeout=3600)
+
+`OmicsWaiter`, `EventStream` and `RedisBudget` are imported when first used (module
+``__getattr__``): the waiter brings botocore, the Redis budget its own machinery, and
+``import omics_waiter`` (as ``omics-waiter --help`` does) needs neither. aiohttp, Redis,
+Airflow and an OpenTelemetry SDK are never imported by importing this package.
 """
+
+import typing as _typing
 
 from ._budget import Budget
 from ._errors import (
@@ -47,7 +54,6 @@ from ._models import (
     WorkflowStatus,
     WorkflowVersion,
 )
-from ._redis_budget import RedisBudget
 from ._refs import (
     AnnotationImportJobRef,
     JobRef,
@@ -61,7 +67,10 @@ from ._refs import (
     WorkflowRef,
     WorkflowVersionRef,
 )
-from ._waiter import EventStream, OmicsWaiter
+
+if _typing.TYPE_CHECKING:
+    from ._redis_budget import RedisBudget
+    from ._waiter import EventStream, OmicsWaiter
 
 __all__ = [
     "AccessDeniedError",
@@ -117,3 +126,23 @@ __all__ = [
     "WorkflowVersionRef",
 ]
 __version__ = "0.2.0"
+
+# The names imported on first use, and the module each comes from.
+_LAZY = {"EventStream": "._waiter", "OmicsWaiter": "._waiter", "RedisBudget": "._redis_budget"}
+
+
+if not _typing.TYPE_CHECKING:  # type checkers see the names imported above, and no others
+
+    def __getattr__(name: str) -> _typing.Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value  # once imported, an ordinary attribute
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -48,14 +48,14 @@ from ._display import (
 from ._events import PollRetrying
 from ._kinds import KINDS
 from ._models import ActivationJobStatus
-from ._refs import JobRef, ReadSetActivationJobRef
-from ._validation import check_id
-from ._waiter import (
+from ._policy import (
     DEFAULT_MAX_DELAY,
     DEFAULT_MAX_TPS,
     DEFAULT_MIN_DELAY,
     DEFAULT_TIMEOUT,
 )
+from ._refs import JobRef, ReadSetActivationJobRef
+from ._validation import check_id
 from ._words import check_until, id_form, parse_ref
 
 __all__ = ["main"]

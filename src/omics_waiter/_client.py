@@ -13,10 +13,10 @@ import os
 import re
 import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-import aiohttp
 import botocore.exceptions
 import botocore.parsers
 import botocore.utils
@@ -138,16 +138,28 @@ def _is_network_error(error: object) -> bool:
     """Whether an error under an HTTPClientError comes from the network, not the client.
 
     aiohttp's errors and OS errors, and, for aiobotocore's httpx transport, httpx's
-    transport errors (httpx is looked up only if that transport loaded it).
+    transport errors (each HTTP library is looked up only if a transport loaded it).
     """
-    if isinstance(error, OSError | aiohttp.ClientError | TimeoutError):
+    if isinstance(error, OSError | TimeoutError):
         return True
-    for name in ("httpx2", "httpx"):
-        module = sys.modules.get(name)
-        transport_error = getattr(module, "TransportError", None)
-        if isinstance(transport_error, type) and isinstance(error, transport_error):
-            return True
-    return False
+    return isinstance(error, _loaded_errors(("aiohttp", "ClientError"), *_HTTPX_ERRORS))
+
+
+_HTTPX_ERRORS = (("httpx2", "TransportError"), ("httpx", "TransportError"))
+
+
+def _loaded_errors(*names: tuple[str, str]) -> tuple[type[BaseException], ...]:
+    """The exception classes `names` (module, class) of the modules already imported.
+
+    An HTTP library that was never imported raised nothing: so importing this module (and
+    ``omics_waiter``) never imports aiohttp, which aiobotocore imports when a client is made.
+    """
+    found = []
+    for module_name, class_name in names:
+        value = getattr(sys.modules.get(module_name), class_name, None)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            found.append(value)
+    return tuple(found)
 
 
 def running_on_trio() -> bool:
@@ -218,10 +230,12 @@ def classify(exc: Exception, operation: str) -> Exception:
             return OmicsWaiterError(f"{operation}: the HTTP client failed: {exc}{hint}")
     if isinstance(
         exc,
-        botocore.exceptions.ConnectionError
-        | botocore.exceptions.HTTPClientError
-        | aiohttp.ClientError
-        | ConnectionError,
+        (
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError,
+            ConnectionError,
+            *_loaded_errors(("aiohttp", "ClientError")),
+        ),
     ):
         return Transient("ConnectionError", operation)
     if isinstance(exc, botocore.exceptions.CredentialRetrievalError):
@@ -310,6 +324,57 @@ def watch_client_retries(client: object, budget: Budget) -> bool:
         retries,
     )
     return True
+
+
+def parses_timestamps_slowly(client: object) -> bool:
+    """Whether a botocore client parses timestamps with botocore's default, dateutil.
+
+    At scale that is about half the waiter's CPU time (a List page of 100 jobs holds 200
+    timestamps). botocore offers no public way to ask a client which parser it uses: this
+    reads its endpoint's parser factory, and says False for anything else (a fake client).
+    """
+    endpoint = getattr(client, "_endpoint", None)
+    factory = getattr(endpoint, "_response_parser_factory", None)
+    defaults = getattr(factory, "_defaults", None)
+    if not isinstance(defaults, dict):
+        return False
+    return defaults.get("timestamp_parser") in (None, botocore.utils.parse_timestamp)
+
+
+_warned_slow: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def warn_slow_client(client: object) -> bool:
+    """Warn, once per client, that a caller's client parses timestamps slowly."""
+    if not parses_timestamps_slowly(client):
+        return False
+    try:
+        if client in _warned_slow:
+            return True
+        _warned_slow.add(client)
+    except TypeError:
+        pass  # not weakly referenceable: warn each time
+    logger.warning(
+        "the Omics client parses timestamps with dateutil (botocore's default), which takes "
+        "about half the waiter's CPU time with many jobs: make it with "
+        "OmicsWaiter.open_client(session=...) or use OmicsWaiter.connect()"
+    )
+    return True
+
+
+def check_session(session: object | None, profile_name: str | None) -> None:
+    """Refuse a `session` that is not an aiobotocore ``AioSession``, or given with a profile."""
+    if session is None:
+        return
+    import aiobotocore.session
+
+    if not isinstance(session, aiobotocore.session.AioSession):
+        raise InvalidInputError(
+            f"session must be an aiobotocore AioSession, got {type(session).__name__}",
+            argument="session",
+        )
+    if profile_name is not None:
+        raise InvalidInputError("give session or profile_name, not both", argument="session")
 
 
 def parse_timestamp(value: str) -> dt.datetime:
@@ -591,27 +656,21 @@ async def open_omics_client(
     injection is off for any endpoint but AWS's own; timestamps are parsed by
     `parse_timestamp`; on trio, the httpx transport is used. `session` is a caller's
     aiobotocore ``AioSession`` (e.g. with assume-role credentials): its credentials, Region and
-    configured endpoint are used; ``profile_name`` must then be None.
+    configured endpoint are used; ``profile_name`` must then be None. The session's other
+    clients keep botocore's timestamp parser.
     """
     import aiobotocore.session
     from aiobotocore.config import AioConfig
+    from aiobotocore.parsers import AioResponseParserFactory
 
     transport: dict[str, Any] = {}
     if running_on_trio():
         transport["http_session_cls"] = trio_http_session()
+    check_session(session, profile_name)
     with setup_errors(profile_name, region_name):
         if session is None:
             session = aiobotocore.session.AioSession(profile=profile_name)
-        elif not isinstance(session, aiobotocore.session.AioSession):
-            raise InvalidInputError(
-                f"session must be an aiobotocore AioSession, got {type(session).__name__}",
-                argument="session",
-            )
-        elif profile_name is not None:
-            raise InvalidInputError("give session or profile_name, not both", argument="session")
-        session.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=parse_timestamp
-        )
+        assert isinstance(session, aiobotocore.session.AioSession)
         # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any other
         # endpoint they would make every request go to a host that does not exist.
         custom_endpoint = endpoint_url is not None or _configured_endpoint(session)
@@ -631,7 +690,17 @@ async def open_omics_client(
             aws_session_token=aws_session_token,
             config=config,
         )
-        client = await maker.__aenter__()
+        # The parsers are a component of the session, which the client takes when it is
+        # made: lend the session fast ones for that moment only, so that the caller's
+        # session (and its other clients) are left as they were.
+        fast = AioResponseParserFactory()
+        fast.set_parser_defaults(timestamp_parser=parse_timestamp)
+        parsers = session.get_component("response_parser_factory")
+        session.register_component("response_parser_factory", fast)
+        try:
+            client = await maker.__aenter__()
+        finally:
+            session.register_component("response_parser_factory", parsers)
     try:
         yield client
     finally:

@@ -218,9 +218,10 @@ class Kind(Generic[JobT]):
 
 # `evidence`: a job is created in the first status of its progression, so any status shows it
 # passed that one. A later status on the way is shown only by itself and by the statuses the
-# life cycle reaches through it alone: success always (a job that succeeded went the whole
-# way), and never a status reached by cancelling or failing (STOPPING, CANCELLING, FAILED,
-# CANCELLED, DELETED), which a job may reach from its first status.
+# life cycle reaches through it alone (COMPLETED shows a run ran), and never a status
+# reached by cancelling or failing (STOPPING, CANCELLING, FAILED, CANCELLED, DELETED), which
+# a job may reach from its first status. (A success ends a wait with success whatever
+# `until`: see `_policy.verdict`.)
 
 # Storage jobs (activation, read set import and export, reference import): botocore's
 # waiters fail on COMPLETED_WITH_FAILURES; we tell it apart as partial success.
@@ -254,6 +255,8 @@ _RUN = {
         "STOPPING": frozenset({"STOPPING", "COMPLETED"}),
     },
 }
+# Tasks: as runs, but a task may end straight from RUNNING, so COMPLETED does not show it
+# was STOPPING (a wait that sees it COMPLETED returns it all the same: a success).
 _TASK = {
     "success": frozenset({"COMPLETED"}),
     "partial": frozenset(),
@@ -265,7 +268,7 @@ _TASK = {
         ),
         "STARTING": frozenset({"STARTING", "RUNNING", "COMPLETED"}),
         "RUNNING": frozenset({"RUNNING", "COMPLETED"}),
-        "STOPPING": frozenset({"STOPPING", "COMPLETED"}),
+        "STOPPING": frozenset({"STOPPING"}),
     },
 }
 # Analytics imports: botocore's *ImportJobCreated count CANCELLED as success and keep

@@ -27,6 +27,24 @@ __all__ = [
 ]
 
 
+# Defaults, chosen for jobs that last minutes to hours:
+# - a change is followed by a poll 5 s later, so a job that moves is followed closely;
+# - a job that sits still is polled at most every 2 minutes, so an hours-long job
+#   costs about 30 requests an hour and is seen to finish within 2 minutes;
+# - 24 hours bounds every wait, so a stuck job cannot hang a service forever;
+# - 5 requests per second per operation is the service's default quota;
+# - a job started a moment ago may take a few seconds to become visible: 30 s of grace.
+DEFAULT_MIN_DELAY = 5.0
+DEFAULT_MAX_DELAY = 120.0
+DEFAULT_TIMEOUT = 24 * 3600.0
+DEFAULT_MAX_TPS = 5.0
+DEFAULT_NOT_FOUND_GRACE = 30.0
+DEFAULT_RETRY_INITIAL = 1.0
+DEFAULT_RETRY_MAX = 30.0
+# With push events, a dropped event delays a job's detection by at most this long.
+DEFAULT_RECONCILE_DELAY = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class Timing:
     """The validated timing options of one wait."""

@@ -28,7 +28,7 @@ import anyio
 import botocore.exceptions
 
 from . import _metrics
-from ._client import NotFound, Transient, classify, setup_errors
+from ._client import NotFound, Transient, check_session, classify, setup_errors
 from ._errors import AccessDeniedError, InvalidInputError, OmicsWaiterError, ServiceError
 from ._metrics import NO_METRICS, Recorder
 from ._models import JobStatus, RunStatus, TaskStatus, WorkflowStatus
@@ -408,6 +408,8 @@ class SqsEventSource:
             its own from the options below, on first use, and closes it in `aclose`.
         region_name: The queue's Region (default: read from an AWS queue URL, else from the
             profile or environment).
+        session: An aiobotocore ``AioSession`` to make the client from (e.g. with
+            assume-role credentials); not with `profile_name`.
         profile_name: A profile from the AWS config files.
         endpoint_url: Another SQS endpoint than AWS's (default: ``AWS_ENDPOINT_URL_SQS``;
             for a queue URL that is not on an AWS host, that host).
@@ -426,6 +428,7 @@ class SqsEventSource:
         *,
         client: SqsClient | None = None,
         region_name: str | None = None,
+        session: object | None = None,
         profile_name: str | None = None,
         endpoint_url: str | None = None,
         aws_access_key_id: str | None = None,
@@ -437,6 +440,7 @@ class SqsEventSource:
         connect_timeout: float = 10.0,
     ) -> None:
         parts = _split_queue_url(queue_url)
+        check_session(session, profile_name)
         self.queue_url = queue_url
         self._wait_seconds = _check_count("wait_seconds", wait_seconds, 1, MAX_WAIT_SECONDS)
         self._in_flight = _check_count("receives_in_flight", receives_in_flight, 1, 10)
@@ -461,6 +465,7 @@ class SqsEventSource:
             "aws_secret_access_key": aws_secret_access_key,
             "aws_session_token": aws_session_token,
         }
+        self._session = session
         self._profile_name = profile_name
         self._connect_timeout = float(connect_timeout)
         self._stack = contextlib.AsyncExitStack()
@@ -504,7 +509,8 @@ class SqsEventSource:
         from aiobotocore.config import AioConfig
 
         with setup_errors(self._profile_name, self._client_options["region_name"]):
-            session = aiobotocore.session.AioSession(profile=self._profile_name)
+            session = self._session or aiobotocore.session.AioSession(profile=self._profile_name)
+            assert isinstance(session, aiobotocore.session.AioSession)
             config = AioConfig(
                 # One attempt: the caller retries, with its own backoff.
                 retries={"mode": "standard", "total_max_attempts": 1},

@@ -27,9 +27,11 @@ from ._client import (
     OmicsApi,
     OmicsClient,
     Transient,
+    check_session,
     open_omics_client,
     running_on_trio,
     trio_http_session,
+    warn_slow_client,
     watch_client_retries,
 )
 from ._clock import AnyioClock, Clock
@@ -44,7 +46,19 @@ from ._events import JobWatchFailed, PollRetrying, WatchEvent
 from ._kinds import Kind, kind_of
 from ._metrics import FOREIGN, USED, check_meter_provider, recorder
 from ._models import ActivationJob, ActivationJobStatus, ActivationJobSummary
-from ._policy import Mode, Timing, verdict
+from ._policy import (
+    DEFAULT_MAX_DELAY,
+    DEFAULT_MAX_TPS,
+    DEFAULT_MIN_DELAY,
+    DEFAULT_NOT_FOUND_GRACE,
+    DEFAULT_RECONCILE_DELAY,
+    DEFAULT_RETRY_INITIAL,
+    DEFAULT_RETRY_MAX,
+    DEFAULT_TIMEOUT,
+    Mode,
+    Timing,
+    verdict,
+)
 from ._push import EventSource
 from ._refs import JobRef, ReadSetActivationJobRef
 from ._scheduler import BURSTS, Scheduler, View
@@ -63,23 +77,6 @@ logger = logging.getLogger("omics_waiter")
 
 T = TypeVar("T")
 JobT = TypeVar("JobT")
-
-# Defaults, chosen for jobs that last minutes to hours:
-# - a change is followed by a poll 5 s later, so a job that moves is followed closely;
-# - a job that sits still is polled at most every 2 minutes, so an hours-long job
-#   costs about 30 requests an hour and is seen to finish within 2 minutes;
-# - 24 hours bounds every wait, so a stuck job cannot hang a service forever;
-# - 5 requests per second per operation is the service's default quota;
-# - a job started a moment ago may take a few seconds to become visible: 30 s of grace.
-DEFAULT_MIN_DELAY = 5.0
-DEFAULT_MAX_DELAY = 120.0
-DEFAULT_TIMEOUT = 24 * 3600.0
-DEFAULT_MAX_TPS = 5.0
-DEFAULT_NOT_FOUND_GRACE = 30.0
-DEFAULT_RETRY_INITIAL = 1.0
-DEFAULT_RETRY_MAX = 30.0
-# With push events, a dropped event delays a job's detection by at most this long.
-DEFAULT_RECONCILE_DELAY = 60.0
 
 
 def _close_quietly(view: View) -> None:
@@ -257,6 +254,7 @@ class OmicsWaiter:
         self._metrics = recorder(meter_provider, self._budget)
         self._api = OmicsApi(client, self._budget, self._metrics)
         watch_client_retries(client, self._budget)
+        warn_slow_client(client)
         self._scheduler = Scheduler(self._api, self._budget, self._clock)
         self._scheduler.reconcile_delay = check_seconds("reconcile_delay", reconcile_delay)
         self._events: EventSource | None = None  # set by connect(events_queue_url=...)
@@ -336,6 +334,68 @@ class OmicsWaiter:
             f"timeout={self._timeout:g}, budget={self._budget!r})"
         )
 
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def open_client(
+        *,
+        session: object | None = None,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        profile_name: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+    ) -> AsyncIterator[Any]:
+        """An aiobotocore Omics client made as `connect` makes its own, closed on exit.
+
+        For a waiter you build, ``OmicsWaiter(client, ...)``, or a client you also use for
+        other calls: the client's own retries are off (the waiter retries, within its
+        budget), timestamps are parsed fast (botocore's dateutil parser takes about half
+        the waiter's CPU time with many jobs), host-prefix injection is off for any
+        endpoint but AWS's own, and on trio it uses aiobotocore's httpx transport::
+
+            async with OmicsWaiter.open_client(session=session, region_name="us-east-1") as client:
+                waiter = OmicsWaiter(client)
+
+        Args:
+            session: An aiobotocore ``AioSession`` of yours (e.g. with assume-role or
+                refreshable credentials) to make the client from; it is left as it was.
+                Not with `profile_name`.
+            region_name: The AWS Region (default: from the session, profile or environment).
+            endpoint_url: Another endpoint than AWS's (default: one configured the standard
+                way, e.g. ``AWS_ENDPOINT_URL_OMICS``).
+            profile_name: A profile from the AWS config files.
+            aws_access_key_id: Explicit credentials (default: the usual credential chain).
+            aws_secret_access_key: See above.
+            aws_session_token: See above.
+            connect_timeout: Seconds to connect, per request.
+            read_timeout: Seconds to wait for a response, per request.
+
+        Raises:
+            InvalidInputError: An argument is invalid, the profile does not exist, or no
+                Region is configured.
+            OmicsWaiterError: On trio, without the httpx transport (the ``trio`` extra).
+        """
+        check_seconds("connect_timeout", connect_timeout)
+        check_seconds("read_timeout", read_timeout)
+        if endpoint_url is not None:
+            check_url("endpoint_url", endpoint_url)
+        check_session(session, profile_name)
+        async with open_omics_client(
+            session=session,
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            profile_name=profile_name,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        ) as client:
+            yield client
+
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
@@ -371,8 +431,8 @@ class OmicsWaiter:
             endpoint_url: Another endpoint than AWS's.
             profile_name: A profile from the AWS config files.
             session: An aiobotocore ``AioSession`` of the caller's (e.g. with assume-role
-                or refreshable credentials) to make the Omics client from, instead of a
-                new one; not with `profile_name`.
+                or refreshable credentials) to make the Omics client (and the events
+                queue's SQS client) from, instead of a new one; not with `profile_name`.
             aws_access_key_id: Explicit credentials (default: the usual credential chain,
                 which refreshes temporary credentials during long waits).
             aws_secret_access_key: See above.
@@ -419,6 +479,7 @@ class OmicsWaiter:
         )
         if endpoint_url is not None:
             check_url("endpoint_url", endpoint_url)
+        check_session(session, profile_name)
         if running_on_trio():
             trio_http_session()  # fails now, naming the extra, if the transport is missing
         shared: RedisBudget | None = None
@@ -440,6 +501,7 @@ class OmicsWaiter:
                 events_queue_url,
                 # The queue's Region, from an AWS queue URL; else the waiter's.
                 region_name=queue_region(events_queue_url) or region_name,
+                session=session,
                 profile_name=profile_name,
                 endpoint_url=sqs_endpoint_url,
                 aws_access_key_id=aws_access_key_id,

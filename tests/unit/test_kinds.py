@@ -198,7 +198,8 @@ _WORKFLOW_LIFE: list[tuple[str, ...]] = [
 #: emulator's runs and cancellations to them): its statuses in order, each seen or not.
 LIFE_CYCLES: dict[str, list[tuple[str, ...]]] = {
     "run": [*_RUN_LIFE, *[(*path, _D) for path in _RUN_LIFE]],  # deleted once it ended
-    "task": _RUN_LIFE,
+    # A task ends straight from RUNNING; one cancelled goes through STOPPING, as a run.
+    "task": [*_RUN_LIFE, (_P, _S, _R, _C), (_P, _S, _R, _F)],
     **dict.fromkeys(STORAGE, _STORAGE_LIFE),
     **dict.fromkeys(ANALYTICS, _ANALYTICS_LIFE),
     "workflow": _WORKFLOW_LIFE,
