@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, TaskDeferred
+
 from conftest import FAST, connection
 from emulator_thread import EmulatorThread
-
 from omics_waiter import InvalidInputError
 from omics_waiter.airflow import OmicsJobSensor, OmicsJobTrigger
 from omics_waiter.testing import Step

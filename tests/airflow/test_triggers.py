@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from airflow.serialization.serialized_objects import BaseSerialization
 from airflow.triggers.base import TriggerEvent
-from conftest import FAST, connection
 
+from conftest import FAST, connection
 from omics_waiter import InvalidInputError
-from omics_waiter.airflow import OmicsJobTrigger
-from omics_waiter.airflow import _shared
+from omics_waiter.airflow import OmicsJobTrigger, _shared
 from omics_waiter.testing import OmicsEmulator, Step
 
 CLASSPATH = "omics_waiter.airflow.triggers.OmicsJobTrigger"
@@ -74,7 +73,10 @@ async def first_event(trigger: OmicsJobTrigger) -> dict[str, Any]:
         ({"kind": "run", "ids": ["1234567"], "aws_conn_id": ""}, "aws_conn_id"),
         ({"kind": "run", "ids": ["1234567"], "region_name": 5}, "region_name"),
         ({"kind": "run", "ids": ["1234567"], "waiter_options": {"delay": 1}}, "waiter_options"),
-        ({"kind": "run", "ids": ["1234567"], "waiter_options": [("min_delay", 1)]}, "waiter_options"),
+        (
+            {"kind": "run", "ids": ["1234567"], "waiter_options": [("min_delay", 1)]},
+            "waiter_options",
+        ),
         ({"kind": "run", "ids": ["1234567"], "waiter_options": {"min_delay": -1}}, "min_delay"),
         (
             {"kind": "run", "ids": ["1234567"], "waiter_options": {"min_delay": 9, "max_delay": 3}},
@@ -241,9 +243,7 @@ async def test_a_wait_past_its_timeout_yields_timeout_with_the_last_job_seen(
     aws_default: OmicsEmulator,
 ) -> None:
     run = aws_default.add_run(timeline=[Step(0.05, "RUNNING"), Step(600, "COMPLETED")], tasks=0)
-    payload = await first_event(
-        OmicsJobTrigger("run", [run], timeout=0.5, waiter_options=FAST)
-    )
+    payload = await first_event(OmicsJobTrigger("run", [run], timeout=0.5, waiter_options=FAST))
     assert (payload["status"], payload["error"]) == ("timeout", "WaitTimeoutError")
     assert payload["jobs"][0]["status"] == "RUNNING"
 
@@ -253,9 +253,7 @@ async def test_until_running_yields_success_once_the_run_runs(
     aws_default: OmicsEmulator,
 ) -> None:
     run = aws_default.add_run(timeline=[Step(0.2, "RUNNING"), Step(600, "COMPLETED")], tasks=0)
-    payload = await first_event(
-        OmicsJobTrigger("run", [run], until="RUNNING", waiter_options=FAST)
-    )
+    payload = await first_event(OmicsJobTrigger("run", [run], until="RUNNING", waiter_options=FAST))
     assert (payload["status"], payload["jobs"][0]["status"]) == ("success", "RUNNING")
 
 
