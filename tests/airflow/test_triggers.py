@@ -4,6 +4,7 @@ against the emulator through the real client (the connection from AIRFLOW_CONN_A
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from typing import Any
 
@@ -173,6 +174,16 @@ async def test_a_completed_run_yields_success_with_the_job(aws_default: OmicsEmu
 
 
 @pytest.mark.asyncio
+async def test_a_restarted_trigger_on_a_finished_job_ends_at_its_first_observation(
+    aws_default: OmicsEmulator,
+) -> None:
+    run = aws_default.add_run(timeline=[Step(0.0, "COMPLETED")], tasks=0)
+    payload = await first_event(OmicsJobTrigger("run", [run], waiter_options=FAST))
+    assert payload["status"] == "success"
+    assert aws_default.stats.requests == {"GetRun": {"200": 1}}
+
+
+@pytest.mark.asyncio
 async def test_the_payload_is_json_safe_with_iso_times(aws_default: OmicsEmulator) -> None:
     import json
 
@@ -295,7 +306,7 @@ async def test_a_missing_connection_yields_an_error_event_not_a_crash(
 
 
 def test_dag_test_style_runs_each_trigger_in_a_new_loop_and_leaves_nothing_behind(
-    emulator_thread: Any, monkeypatch: pytest.MonkeyPatch
+    emulator_thread: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # dag.test(): asyncio.run(anext(trigger.run())), a new loop per trigger, no cleanup().
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection(emulator_thread.url))
@@ -307,7 +318,9 @@ def test_dag_test_style_runs_each_trigger_in_a_new_loop_and_leaves_nothing_behin
         asyncio.run(anext(OmicsJobTrigger("run", [r], waiter_options=FAST).run())).payload
         for r in runs
     ]
+    gc.collect()  # a task or client left pending would complain now
     assert [p["status"] for p in payloads] == ["success", "success"]
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 async def _add_run(emulator: OmicsEmulator) -> str:
