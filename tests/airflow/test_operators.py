@@ -56,10 +56,7 @@ def starts(emulator: EmulatorThread) -> int:
 
 
 def get_run(emulator: EmulatorThread, run_id: str) -> dict[str, Any]:
-    async def state() -> dict[str, Any]:
-        return emulator.emulator.job_state("run", run_id)
-
-    return emulator._call(state())
+    return emulator.call(lambda emu: emu.job_state("run", run_id))
 
 
 def test_execute_starts_the_run_pushes_its_id_and_defers_on_it(

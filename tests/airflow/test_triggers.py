@@ -311,8 +311,8 @@ def test_dag_test_style_runs_each_trigger_in_a_new_loop_and_leaves_nothing_behin
     # dag.test(): asyncio.run(anext(trigger.run())), a new loop per trigger, no cleanup().
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection(emulator_thread.url))
     runs = [
-        emulator_thread._call(_add_run(emulator_thread.emulator)),
-        emulator_thread._call(_add_run(emulator_thread.emulator)),
+        emulator_thread.call(lambda emu: emu.add_run(timeline=[Step(0.1, "COMPLETED")], tasks=0))
+        for _ in range(2)
     ]
     payloads = [
         asyncio.run(anext(OmicsJobTrigger("run", [r], waiter_options=FAST).run())).payload
@@ -321,10 +321,6 @@ def test_dag_test_style_runs_each_trigger_in_a_new_loop_and_leaves_nothing_behin
     gc.collect()  # a task or client left pending would complain now
     assert [p["status"] for p in payloads] == ["success", "success"]
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
-
-
-async def _add_run(emulator: OmicsEmulator) -> str:
-    return emulator.add_run(timeline=[Step(0.1, "COMPLETED")], tasks=0)
 
 
 # -- the shared waiter --------------------------------------------------------------------
