@@ -253,7 +253,7 @@ async def test_an_accepted_partial_import_is_partial_without_an_error(
 async def test_a_wait_past_its_timeout_yields_timeout_with_the_last_job_seen(
     aws_default: OmicsEmulator,
 ) -> None:
-    run = aws_default.add_run(timeline=[Step(0.05, "RUNNING"), Step(600, "COMPLETED")], tasks=0)
+    run = aws_default.add_run(timeline=[Step(0.0, "RUNNING"), Step(600, "COMPLETED")], tasks=0)
     payload = await first_event(OmicsJobTrigger("run", [run], timeout=0.5, waiter_options=FAST))
     assert (payload["status"], payload["error"]) == ("timeout", "WaitTimeoutError")
     assert payload["jobs"][0]["status"] == "RUNNING"
