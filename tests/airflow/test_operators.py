@@ -86,6 +86,19 @@ def test_the_run_is_tagged_with_its_task_instance_and_named_after_it(
     assert run["parameters"] == {"sample": "NA12878"}
 
 
+def test_start_run_kwargs_reach_startrun_and_the_callers_tags_are_kept(
+    aws_default: EmulatorThread,
+) -> None:
+    ti = FakeTaskInstance()
+    extra = {"tags": {"team": "genomics"}, "storageType": "DYNAMIC", "logLevel": "ALL"}
+    with pytest.raises(TaskDeferred):
+        operator(start_run_kwargs=extra).execute({"ti": ti})
+    run = get_run(aws_default, ti.xcoms["run_id"])
+    assert run["tags"]["team"] == "genomics"
+    assert TAG in run["tags"]
+    assert (run["storageType"], run["logLevel"]) == ("DYNAMIC", "ALL")
+
+
 def test_a_retry_waits_on_the_run_an_earlier_try_started(aws_default: EmulatorThread) -> None:
     first, second = FakeTaskInstance(try_number=1), FakeTaskInstance(try_number=2)
     with pytest.raises(TaskDeferred):
