@@ -23,9 +23,9 @@ sys.path.insert(0, str(HERE.parent))  # tests/, for emulator_thread
 
 def main(home: Path) -> None:
     from emulator_thread import EmulatorThread
-    from omics_waiter.testing import Step
+    from omics_waiter.testing import OmicsEmulator, Step
 
-    emulator = EmulatorThread(seed=7, job_seconds=(2.2, 2.6))
+    emulator = EmulatorThread(seed=7, job_seconds=(3.0, 3.5))
     os.environ.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -52,9 +52,7 @@ def main(home: Path) -> None:
     db.initdb()
     timings["initdb"] = time.monotonic() - began
 
-    emu = emulator.emulator
-
-    async def add() -> dict[str, str]:
+    def add(emu: OmicsEmulator) -> dict[str, str]:
         failed = emu.add_run(
             timeline=[
                 Step(0.2, "STARTING"),
@@ -88,7 +86,7 @@ def main(home: Path) -> None:
             "long_run": long_run,
         }
 
-    conf = emulator._call(add())
+    conf = emulator.call(add)
 
     from airflow.dag_processing.dagbag import DagBag
 
@@ -116,9 +114,29 @@ def main(home: Path) -> None:
         else []
     )
     results["emulator"] = emulator.stats()
+    results["runs_named"] = {name: _runs_named(emulator.url, name) for name in ("slow-run",)}
+    from airflow.providers_manager import ProvidersManager
+
+    results["providers"] = sorted(ProvidersManager().providers)
     results["timings"] = timings
     emulator.close()
     print("RESULTS " + json.dumps(results))
+
+
+def _runs_named(url: str, name: str) -> int:
+    """How many runs of that name the emulator holds (a duplicate start would make two)."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "omics",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(inject_host_prefix=False),
+    )
+    return len(client.list_runs(name=name)["items"])
 
 
 def _return_value(ti: object) -> object:

@@ -21,7 +21,7 @@ ROLE = "arn:aws:iam::123456789012:role/omics-run"
 
 
 def record_failure(context: Any) -> None:
-    """Keep the failing task's exception for the test to read."""
+    """Keep the exception of a task that failed (or will be retried) for the test to read."""
     path = os.environ["OMICS_TEST_FAILURES"]
     ti = context["ti"]
     with open(path, "a") as out:
@@ -39,7 +39,7 @@ def record_failure(context: Any) -> None:
         )
 
 
-DEFAULTS = {"on_failure_callback": record_failure}
+DEFAULTS = {"on_failure_callback": record_failure, "on_retry_callback": record_failure}
 
 with DAG(
     "omics_start_and_wait",
@@ -80,7 +80,9 @@ with DAG(
         waiter_options=FAST,
     )
     listed = task_ids(start.output)
-    tasks_sensor = OmicsJobSensor(task_id="wait_tasks", kind="task", ids=listed, waiter_options=FAST)
+    tasks_sensor = OmicsJobSensor(
+        task_id="wait_tasks", kind="task", ids=listed, waiter_options=FAST
+    )
     start >> run_sensor >> listed
 
 with DAG("omics_failed_run", start_date=START, schedule=None, default_args=DEFAULTS):
@@ -122,8 +124,8 @@ with DAG("omics_retry_after_timeout", start_date=START, schedule=None, default_a
         role_arn=ROLE,
         output_uri="s3://bucket/out",
         name="slow-run",
-        timeout=1.5,
-        retries=2,
+        timeout=1.0,
+        retries=6,
         retry_delay=0,
         waiter_options=FAST,
     )
