@@ -15,7 +15,8 @@ from .._errors import InvalidInputError
 from .._kinds import KINDS
 from .._refs import JobRef
 from .._validation import check_rate, check_seconds
-from .._waiter import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_NOT_FOUND_GRACE, _timing
+from .._policy import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_NOT_FOUND_GRACE
+from .._waiter import _timing
 from .._words import check_until, parse_ref
 
 __all__ = [
