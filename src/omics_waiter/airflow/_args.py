@@ -13,9 +13,9 @@ from typing import Any
 
 from .._errors import InvalidInputError
 from .._kinds import KINDS
+from .._policy import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_NOT_FOUND_GRACE
 from .._refs import JobRef
 from .._validation import check_rate, check_seconds
-from .._policy import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_NOT_FOUND_GRACE
 from .._waiter import _timing
 from .._words import check_until, parse_ref
 
