@@ -29,7 +29,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -130,6 +129,9 @@ class Airflow:
             AIRFLOW__API__HOST="127.0.0.1",
             AIRFLOW__API__PORT=str(port),
             AIRFLOW__API__WORKERS="1",
+            # Their defaults (8793, 8794) are fixed: free ones, for tests run side by side.
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()),
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
             AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(16),
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
@@ -175,10 +177,8 @@ class Airflow:
                 os.killpg(process.pid, signal.SIGTERM)
         give_up = time.monotonic() + 10
         for process in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, give_up - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -202,7 +202,11 @@ class Airflow:
             con.close()
 
     def logs(self) -> str:
-        return "\n".join(
+        states = self.query(
+            "select state, count(*) from task_instance where dag_id = ? group by state", DAG_ID
+        )
+        triggers = self.query("select id, triggerer_id from trigger")
+        return f"task states: {states}\ntriggers (id, triggerer): {triggers}\n" + "\n".join(
             f"--- {name} (last 3000 characters) ---\n"
             + (self.home / f"{name}.log").read_text(errors="replace")[-3000:]
             for name in self.processes
@@ -214,8 +218,9 @@ def _until(what: str, check: Callable[[], bool], airflow: Airflow, deadline: flo
     while not check():
         for name, process in airflow.processes.items():
             if process.poll() is not None:
-                pytest.fail(f"airflow {name} exited ({process.returncode}) before {what}\n"
-                            + airflow.logs())
+                pytest.fail(
+                    f"airflow {name} exited ({process.returncode}) before {what}\n" + airflow.logs()
+                )
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}\n{airflow.logs()}")
         time.sleep(0.25)
@@ -315,8 +320,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         _until("the DAG run's end", finished, airflow, deadline)
         yardstick.join(timeout=60)
         assert len(answers) == RUNS, "the yardstick's wait_many did not finish"
-        task_states = dict(a.query("select task_id, state from task_instance where dag_id = ?",
-                                   DAG_ID))
+        task_states = dict(
+            a.query("select task_id, state from task_instance where dag_id = ?", DAG_ID)
+        )
         returned = {
             task: json.loads(value)
             for task, value in a.query(
