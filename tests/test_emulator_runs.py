@@ -152,6 +152,22 @@ async def test_start_run_request_id_is_idempotent_and_conflicts_on_another_reque
     assert error_of(exc_info) == ("ConflictException", 409)
 
 
+async def test_start_run_keeps_the_runs_parameters_and_tags(make_client: Any) -> None:
+    async with OmicsEmulator() as emu:
+        client = await make_client(emu)
+        started = await client.start_run(
+            requestId="r-1",
+            workflowId="1234567",
+            roleArn=ROLE,
+            outputUri="s3://bucket/out",
+            parameters={"sample": "NA12878", "threads": 4, "lanes": [1, 2]},
+            tags={"team": "genomics"},
+        )
+        run = await client.get_run(id=started["id"])
+    assert run["parameters"] == {"sample": "NA12878", "threads": 4, "lanes": [1, 2]}
+    assert run["tags"] == {"team": "genomics"}
+
+
 async def test_run_of_a_known_workflow_lists_its_name(make_client: Any) -> None:
     async with OmicsEmulator() as emu:
         client = await make_client(emu)

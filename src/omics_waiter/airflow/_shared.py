@@ -132,9 +132,11 @@ class _Holder:
 
 @contextlib.asynccontextmanager
 async def shared_waiter(
-    key: Hashable, open_: Opener, *, linger: float = LINGER
+    key: Hashable, open_: Opener, *, linger: float | None = None
 ) -> AsyncIterator[OmicsWaiter]:
     """The running loop's waiter for `key`, opened with `open_` by the first trigger to ask.
+
+    It stays open `linger` seconds (default `LINGER`) after its last user leaves.
 
     Raises:
         Whatever `open_` raised in making the waiter (for every trigger waiting on it).
@@ -142,7 +144,7 @@ async def shared_waiter(
     entries = _REGISTRY.setdefault(asyncio.get_running_loop(), {})
     holder = entries.get(key)
     if holder is None:
-        holder = entries[key] = _Holder(key, entries, open_, linger)
+        holder = entries[key] = _Holder(key, entries, open_, LINGER if linger is None else linger)
     holder.enter()
     try:
         yield await holder.ready()

@@ -172,6 +172,8 @@ class OmicsStartRunOperator(BaseOperator):
 
     def _check_templated(self, *, rendered: bool = False) -> None:
         """Check the template fields (before rendering, those without a template)."""
+        if isinstance(self.workflow_id, int) and not isinstance(self.workflow_id, bool):
+            self.workflow_id = str(self.workflow_id)  # Jinja's native rendering made it a number
         if rendered or not templated(self.workflow_id):
             check_field("workflow_id", self.workflow_id)
         if rendered or not templated(self.role_arn):

@@ -1,7 +1,7 @@
 """What ``airflow providers list`` shows for omics-waiter.
 
 Airflow reads it through the ``apache_airflow_provider`` entry point; importing this module
-loads neither Airflow nor the AWS stack (only the package's version).
+loads neither Airflow nor anything beyond what ``import omics_waiter`` loads.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ __all__ = ["get_provider_info"]
 
 def get_provider_info() -> dict[str, Any]:
     """The provider's description, in the shape of Airflow's ``provider_info.schema.json``."""
-    from omics_waiter import __version__
+    from importlib.metadata import version
 
     return {
         "package-name": "omics-waiter",
@@ -22,7 +22,7 @@ def get_provider_info() -> dict[str, Any]:
             "Deferrable operators and sensors for AWS HealthOmics whose triggers share one "
             "waiter per triggerer: every wait of a process in one request budget."
         ),
-        "versions": [__version__],
+        "versions": [version("omics-waiter")],
         "integrations": [
             {
                 "integration-name": "AWS HealthOmics",

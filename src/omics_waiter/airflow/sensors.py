@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseSensorOperator, XComArg
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from ._args import (
@@ -26,7 +26,10 @@ __all__ = ["OmicsJobSensor"]
 
 
 def templated(value: object) -> bool:
-    """Whether a value still holds a Jinja template (checked once it is rendered)."""
+    """Whether a value is still to be rendered: a Jinja template or an XCom reference
+    (``task.output``); it is checked once rendered."""
+    if isinstance(value, XComArg):
+        return True
     if isinstance(value, str):
         return "{{" in value or "{%" in value
     if isinstance(value, dict):
@@ -36,9 +39,18 @@ def templated(value: object) -> bool:
     return False
 
 
+def _id_text(value: object) -> object:
+    """An ID as text: Jinja's native rendering turns a digits-only ID into an int."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _as_list(ids: object) -> object:
     """A single ID (e.g. a rendered ``{{ ti.xcom_pull(...) }}``) counts as a list of one."""
-    return [ids] if isinstance(ids, str) else ids
+    if isinstance(ids, str | int) and not isinstance(ids, bool):
+        return [_id_text(ids)]
+    if isinstance(ids, list | tuple):
+        return [_id_text(i) for i in ids]
+    return ids
 
 
 class OmicsJobSensor(BaseSensorOperator):

@@ -436,6 +436,9 @@ def _length(value: Any, shape: Shape, where: str, violations: _Violations) -> No
 
 def _value(shape: Shape, value: Any, where: str, violations: _Violations) -> Any:
     kind = shape.type_name
+    if kind == "structure" and shape.metadata.get("document"):
+        # A document (StartRun's parameters): any JSON value, kept as it is.
+        return value
     if kind == "structure":
         assert isinstance(shape, StructureShape)
         if not isinstance(value, dict):
