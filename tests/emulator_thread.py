@@ -10,7 +10,7 @@ import asyncio
 import json
 import threading
 import urllib.request
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from omics_waiter.testing import Faults, OmicsEmulator, Step
@@ -57,6 +57,14 @@ class EmulatorThread:
         with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=5) as response:
             stats: dict[str, dict[str, int]] = json.load(response)["requests"]
         return stats
+
+    def call(self, action: Callable[[OmicsEmulator], T]) -> T:
+        """`action(emulator)` on the emulator's loop (e.g. adding a run), and its result."""
+
+        async def call() -> T:
+            return action(self.emulator)
+
+        return self._call(call())
 
     def requests(self) -> int:
         """Every request the emulator has counted."""

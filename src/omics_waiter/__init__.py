@@ -116,4 +116,4 @@ __all__ = [
     "WorkflowVersion",
     "WorkflowVersionRef",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -24,3 +24,9 @@ def test_errors_share_one_root_and_subclass_builtins_where_it_helps() -> None:
         obj = getattr(omics_waiter, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, omics_waiter.OmicsWaiterError), name
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    import importlib.metadata
+
+    assert omics_waiter.__version__ == importlib.metadata.version("omics-waiter")
