@@ -72,10 +72,7 @@ class HeldClock:
 
 
 def _add_runs(thread: EmulatorThread) -> list[str]:
-    async def add() -> list[str]:
-        return [thread.emulator.add_run(name=f"sensor-{i}", tasks=1) for i in range(RUNS)]
-
-    return thread._call(add())  # on the emulator's loop, as its other helpers do
+    return thread.call(lambda emu: [emu.add_run(name=f"sensor-{i}", tasks=1) for i in range(RUNS)])
 
 
 def _free_port() -> int:
@@ -334,7 +331,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
             dag_run_state=a.query("select state from dag_run where dag_id = ?", DAG_ID)[0][0],
             task_states=task_states,
             returned=returned,
-            true_statuses={r: emulator.emulator.job_state("run", r)["status"] for r in runs},
+            true_statuses=emulator.call(
+                lambda emu: {r: emu.job_state("run", r)["status"] for r in runs}
+            ),
             held_requests=held,
             after_release=_minus(_by_op(emulator), held),
             wait_many=_by_op(twin),
