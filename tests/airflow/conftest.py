@@ -8,14 +8,17 @@ tests run Airflow in a subprocess (`dag_runner.py`) with a metadata DB of their 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 _HOME = tempfile.mkdtemp(prefix="omics-waiter-airflow-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent))  # tests/, for emulator_thread
 
 def main(home: Path) -> None:
     from emulator_thread import EmulatorThread
-    from omics_waiter.testing import Step
+    from omics_waiter.testing import OmicsEmulator, Step
 
     emulator = EmulatorThread(seed=7, job_seconds=(3.0, 3.5))
     os.environ.update(
@@ -52,9 +52,7 @@ def main(home: Path) -> None:
     db.initdb()
     timings["initdb"] = time.monotonic() - began
 
-    emu = emulator.emulator
-
-    async def add() -> dict[str, str]:
+    def add(emu: OmicsEmulator) -> dict[str, str]:
         failed = emu.add_run(
             timeline=[
                 Step(0.2, "STARTING"),
@@ -88,7 +86,7 @@ def main(home: Path) -> None:
             "long_run": long_run,
         }
 
-    conf = emulator._call(add())
+    conf = emulator.call(add)
 
     from airflow.dag_processing.dagbag import DagBag
 

@@ -37,6 +37,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             f"{done.stderr[-4000:]}"
         )
     results: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULTS "))
+    results["output"] = done.stdout + done.stderr
     return results
 
 
@@ -108,6 +109,18 @@ def test_the_first_try_of_that_start_failed_on_its_timeout(outcome: dict[str, An
     first = failure(outcome, "omics_retry_after_timeout", "start_slow")
     assert (first["try_number"], first["type"]) == (1, "AirflowException")
     assert "timeout (WaitTimeoutError)" in first["exception"]
+
+
+@pytest.mark.parametrize(
+    "complaint",
+    ["Task was destroyed but it is pending", "Unclosed client session", "Unclosed connector"],
+)
+def test_the_triggers_new_loops_leave_nothing_behind(
+    outcome: dict[str, Any], complaint: str
+) -> None:
+    # dag.test() runs each trigger in a new loop and calls no cleanup(): the shared waiter's
+    # task must end with its loop, and its client must be closed.
+    assert complaint not in outcome["output"]
 
 
 def test_airflow_lists_omics_waiter_as_a_provider(outcome: dict[str, Any]) -> None:

@@ -56,10 +56,7 @@ def starts(emulator: EmulatorThread) -> int:
 
 
 def get_run(emulator: EmulatorThread, run_id: str) -> dict[str, Any]:
-    async def state() -> dict[str, Any]:
-        return emulator.emulator.job_state("run", run_id)
-
-    return emulator._call(state())
+    return emulator.call(lambda emu: emu.job_state("run", run_id))
 
 
 def test_execute_starts_the_run_pushes_its_id_and_defers_on_it(
@@ -87,6 +84,19 @@ def test_the_run_is_tagged_with_its_task_instance_and_named_after_it(
     assert run["tags"][TAG] == key.tag
     assert run["name"] == key.default_name
     assert run["parameters"] == {"sample": "NA12878"}
+
+
+def test_start_run_kwargs_reach_startrun_and_the_callers_tags_are_kept(
+    aws_default: EmulatorThread,
+) -> None:
+    ti = FakeTaskInstance()
+    extra = {"tags": {"team": "genomics"}, "storageType": "DYNAMIC", "logLevel": "ALL"}
+    with pytest.raises(TaskDeferred):
+        operator(start_run_kwargs=extra).execute({"ti": ti})
+    run = get_run(aws_default, ti.xcoms["run_id"])
+    assert run["tags"]["team"] == "genomics"
+    assert TAG in run["tags"]
+    assert (run["storageType"], run["logLevel"]) == ("DYNAMIC", "ALL")
 
 
 def test_a_retry_waits_on_the_run_an_earlier_try_started(aws_default: EmulatorThread) -> None:

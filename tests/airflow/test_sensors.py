@@ -138,11 +138,7 @@ def test_not_deferrable_it_waits_in_the_worker_on_the_engine(
     emulator_thread: EmulatorThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection(emulator_thread.url))
-
-    async def add() -> str:
-        return emulator_thread.emulator.add_run(timeline=[Step(0.2, "COMPLETED")], tasks=0)
-
-    run = emulator_thread._call(add())
+    run = emulator_thread.call(lambda emu: emu.add_run(timeline=[Step(0.2, "COMPLETED")], tasks=0))
     job = sensor(ids=[run], deferrable=False, waiter_options=FAST).execute({})
     assert (job["id"], job["status"]) == (run, "COMPLETED")
 
@@ -151,12 +147,7 @@ def test_not_deferrable_a_failed_job_fails_the_task_with_its_reason(
     emulator_thread: EmulatorThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection(emulator_thread.url))
-
-    async def add() -> str:
-        return emulator_thread.emulator.add_run(
-            timeline=[Step(0.2, "FAILED", failure_reason="Disk full")], tasks=0
-        )
-
-    run = emulator_thread._call(add())
+    timeline = [Step(0.2, "FAILED", failure_reason="Disk full")]
+    run = emulator_thread.call(lambda emu: emu.add_run(timeline=timeline, tasks=0))
     with pytest.raises(AirflowException, match="Disk full"):
         sensor(ids=[run], deferrable=False, waiter_options=FAST).execute({})

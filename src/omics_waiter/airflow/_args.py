@@ -26,6 +26,7 @@ __all__ = [
     "check_kind",
     "check_region",
     "check_timeout",
+    "check_until_for",
     "check_waiter_options",
 ]
 

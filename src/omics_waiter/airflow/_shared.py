@@ -112,8 +112,9 @@ class _Holder:
                 logger.exception("the shared waiter for %r failed", self.key)
         finally:
             self._forget()
-            if self.waiter is None and self.error is None:
-                self.error = OmicsWaiterError("the shared waiter was closed before it was ready")
+            if self.error is None:
+                when = "" if self._ready.is_set() else " before it was ready"
+                self.error = OmicsWaiterError(f"the shared waiter was closed{when}")
             self.waiter = None
             self._ready.set()
 
