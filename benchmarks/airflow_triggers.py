@@ -33,7 +33,8 @@ in a second pass of its own, since tracemalloc slows every allocation).
 
 The emulator has no time scale of its own: its clock is ``time.monotonic``, the same one the
 waits sleep on, so the job durations are real seconds. At 5-30 s runs the whole benchmark takes
-about N minutes (2 cores); ``--no-tracemalloc`` halves it.
+5 to 6 minutes (2 cores, the tracemalloc pass included); ``--no-tracemalloc`` halves it. Each
+contender runs in a fresh process (``--child``), so that its memory is its own.
 
 Run::
 

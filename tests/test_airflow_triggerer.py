@@ -203,16 +203,34 @@ class Airflow:
             "select state, count(*) from task_instance where dag_id = ? group by state", DAG_ID
         )
         triggers = self.query("select id, triggerer_id from trigger")
+        # The log of each task that failed, or is to be retried: why it did not defer.
+        task_logs = [
+            path
+            for path in sorted((self.home / "logs").glob(f"dag_id={DAG_ID}/*/task_id=*/*.log"))
+            if any(path.parent.name == f"task_id={task}" for task in self.failed_tasks())
+        ]
+        logs = [(path.parent.name, path) for path in task_logs[:3]] + [
+            (name, self.home / f"{name}.log") for name in self.processes
+        ]
         return f"task states: {states}\ntriggers (id, triggerer): {triggers}\n" + "\n".join(
-            f"--- {name} (last 3000 characters) ---\n"
-            + (self.home / f"{name}.log").read_text(errors="replace")[-3000:]
-            for name in self.processes
+            f"--- {name} (last 3000 characters) ---\n" + path.read_text(errors="replace")[-3000:]
+            for name, path in logs
         )
+
+    def failed_tasks(self) -> list[str]:
+        rows = self.query(
+            "select task_id from task_instance where dag_id = ? and state in "
+            "('failed', 'up_for_retry', 'upstream_failed')",
+            DAG_ID,
+        )
+        return [task for (task,) in rows]
 
 
 def _until(what: str, check: Callable[[], bool], airflow: Airflow, deadline: float) -> None:
     """Poll `check` until it holds; fail with Airflow's logs at the deadline."""
     while not check():
+        if airflow.failed_tasks():
+            pytest.fail(f"a task failed before {what}\n{airflow.logs()}")
         for name, process in airflow.processes.items():
             if process.poll() is not None:
                 pytest.fail(
