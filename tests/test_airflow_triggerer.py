@@ -12,8 +12,8 @@ starts (and on a loaded machine it is slow). Then the clock runs, and a twin emu
 seed, same runs, same clock) is waited on by one `wait_many` in this process, the yardstick
 for what one shared waiter costs from there on.
 
-Slow (about a minute) and heavy (four Airflow processes and their workers): marked
-``serial``, to run outside the parallel part of the suite.
+Slow (40 to 75 seconds) and heavy (four Airflow processes and their workers): marked
+``serial``, to run outside the parallel part of the suite; its three tests share one DAG run.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ import pytest
 from emulator_thread import EmulatorThread
 from omics_waiter import OmicsWaiter, RunRef
 
-pytestmark = pytest.mark.serial
+# One Airflow for the module's tests: under xdist, keep them on one worker (--dist loadgroup).
+pytestmark = [pytest.mark.serial, pytest.mark.xdist_group("airflow_triggerer")]
 
 RUNS = 20
 DAG_ID = "omics_twenty_sensors"
