@@ -33,7 +33,8 @@ in a second pass of its own, since tracemalloc slows every allocation).
 
 The emulator has no time scale of its own: its clock is ``time.monotonic``, the same one the
 waits sleep on, so the job durations are real seconds. At 5-30 s runs the whole benchmark takes
-about N minutes (2 cores); ``--no-tracemalloc`` halves it.
+5 to 6 minutes (2 cores, the tracemalloc pass included); ``--no-tracemalloc`` halves it. Each
+contender runs in a fresh process (``--child``), so that its memory is its own.
 
 Run::
 
@@ -55,11 +56,12 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,8 +257,8 @@ CONTENDERS: dict[str, tuple[str, Runner]] = {
         "the same at waiter_delay = our min_delay",
         _provider(lambda args: args.min_delay),
     ),
-    "ours-triggers": ("200 OmicsJobTrigger('run', [id]), one shared waiter", ours_triggers),
-    "ours-wait-many": ("one OmicsWaiter.wait_many over the 200 runs", ours_wait_many),
+    "ours-triggers": ("OmicsJobTrigger('run', [id]) per run, one shared waiter", ours_triggers),
+    "ours-wait-many": ("one OmicsWaiter.wait_many over every run", ours_wait_many),
 }
 
 
@@ -383,7 +385,7 @@ def _run_one(name: str, args: argparse.Namespace, *, trace: bool = False) -> Res
                 wrong += 1
             else:
                 latencies.append(outcome.arrivals[run_id] - done)
-        result = Result(
+        return Result(
             name=name,
             wall=wall,
             requests=emu.stats.requests,
@@ -395,57 +397,65 @@ def _run_one(name: str, args: argparse.Namespace, *, trace: bool = False) -> Res
             wrong_verdicts=wrong,
             population=_fingerprint(emu),
         )
-    return result
 
 
 # -- reporting ----------------------------------------------------------------------------
 
 
-def render(results: list[Result], args: argparse.Namespace) -> str:
+def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """The side-by-side table of the contenders' JSON results, and the targets."""
     n = args.jobs
 
-    def row(label: str, fn: Callable[[Result], Any]) -> list[Any]:
+    def row(label: str, fn: Callable[[dict[str, Any]], Any]) -> list[Any]:
         return [label, *(fn(r) for r in results)]
 
-    def per_trigger_kib(value: float | None) -> str:
-        return "-" if value is None else f"{value / n / 1024:.1f}"
+    def by_op(op: str) -> Callable[[dict[str, Any]], int]:
+        return lambda r: sum(r["requests"].get(op, {}).values())
+
+    def delay(q: str) -> Callable[[dict[str, Any]], str]:
+        return lambda r: _common.seconds(r["detection_seconds"][q])
+
+    def per_trigger_kib(key: str) -> Callable[[dict[str, Any]], str]:
+        return lambda r: "-" if r[key] is None else f"{r[key] / n / 1024:.1f}"
 
     rows = [
-        row("wall time (s)", lambda r: f"{r.wall:.1f}"),
-        row("requests: GetRun", lambda r: r.by_op("GetRun")),
-        row("requests: ListRuns", lambda r: r.by_op("ListRuns")),
-        row("requests: total", lambda r: r.total_requests),
-        row("requests per run", lambda r: f"{r.total_requests / n:.2f}"),
-        row("throttled responses (429)", lambda r: r.throttled),
-        row("verdicts (true final status)", lambda r: len(r.outcome.verdicts)),
-        row("failed waits", lambda r: len(r.outcome.failures)),
-        row("wrong verdicts", lambda r: r.wrong_verdicts),
-        row("detection delay p50 (s)", lambda r: _common.seconds(percentile(r.latencies, 50))),
-        row("detection delay p95 (s)", lambda r: _common.seconds(percentile(r.latencies, 95))),
+        row("wall time (s)", lambda r: f"{r['wall_seconds']:.1f}"),
+        row("requests: GetRun", by_op("GetRun")),
+        row("requests: ListRuns", by_op("ListRuns")),
+        row("requests: total", lambda r: r["requests_total"]),
+        row("requests per run", lambda r: f"{r['requests_total'] / n:.2f}"),
+        row("throttled responses (429)", lambda r: r["throttled_responses"]),
+        row("verdicts (true final status)", lambda r: sum(r["verdicts"].values())),
+        row("failed waits", lambda r: sum(r["failed_waits"].values())),
+        row("wrong verdicts", lambda r: r["wrong_verdicts"]),
+        row("detection delay p50 (s)", delay("p50")),
+        row("detection delay p95 (s)", delay("p95")),
+        row("detection delay max (s)", delay("max")),
         row(
-            "detection delay max (s)",
-            lambda r: _common.seconds(max(r.latencies) if r.latencies else None),
+            "detection taken at",
+            lambda r: (
+                "event" if r["detection_seconds"]["measured_at"] == "caller" else "final answer"
+            ),
         ),
-        row("detection taken at", lambda r: "event" if r.outcome.measured_at == "caller"
-            else "final answer"),
-        row("client CPU (s)", lambda r: f"{r.cpu_client:.1f}"),
-        row("client CPU per trigger (ms)", lambda r: f"{1000 * r.cpu_client / n:.1f}"),
-        row("RSS growth per trigger (KiB)", lambda r: per_trigger_kib(r.rss_growth)),
-        row("tracemalloc peak per trigger (KiB)", lambda r: per_trigger_kib(r.tracemalloc_peak)),
+        row("client CPU (s)", lambda r: f"{r['client_cpu_seconds']:.1f}"),
+        row("client CPU per trigger (ms)", lambda r: f"{1000 * r['client_cpu_seconds'] / n:.1f}"),
+        row("RSS growth per trigger (KiB)", per_trigger_kib("rss_growth_bytes")),
+        row("tracemalloc peak per trigger (KiB)", per_trigger_kib("tracemalloc_peak_bytes")),
     ]
     lines = [
         f"{n} runs, quota {args.quota:g} TPS per operation, durations "
         f"{args.durations[0]:g}-{args.durations[1]:g} s, {FAILURE_RATE:.0%} of tasks fail, "
-        f"seed {args.seed}; ours: min_delay {args.min_delay:g} s, max_delay {args.max_delay:g} s, "
-        f"max_tps {args.quota:g}; provider-fast: waiter_delay {args.min_delay:g} s",
+        f"seed {args.seed}; ours: min_delay {args.min_delay:g} s, max_delay "
+        f"{args.max_delay:g} s, max_tps {args.quota:g}; provider-fast: waiter_delay "
+        f"{args.min_delay:g} s; each contender in a fresh process",
         "",
-        _common.table(["", *(r.name for r in results)], rows),
+        _common.table(["", *(r["contender"] for r in results)], rows),
     ]
-    failures = {r.name: dict(Counter(r.outcome.failures.values())) for r in results}
+    failures = {r["contender"]: r["failed_waits"] for r in results}
     if any(failures.values()):
         lines += ["", "failed waits by reason: " + json.dumps(failures)]
-    lines += _targets({r.name: r for r in results})
-    populations = {r.population for r in results}
+    lines += _targets({r["contender"]: r for r in results})
+    populations = {r["population_fingerprint"] for r in results}
     lines += [
         "",
         "identical populations: "
@@ -454,26 +464,28 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _targets(by_name: dict[str, Result]) -> list[str]:
+def _targets(by_name: dict[str, dict[str, Any]]) -> list[str]:
     ours = by_name.get("ours-triggers")
     if ours is None:
         return []
+    failed = sum(ours["failed_waits"].values())
     lines = [
         "",
         "targets (ours-triggers):",
-        f"  zero failed waits: {not ours.outcome.failures} ({len(ours.outcome.failures)})",
-        f"  zero throttled responses: {ours.throttled == 0} ({ours.throttled})",
+        f"  zero failed waits: {failed == 0} ({failed})",
+        f"  zero throttled responses: {ours['throttled_responses'] == 0} "
+        f"({ours['throttled_responses']})",
     ]
     many = by_name.get("ours-wait-many")
-    if many is not None and many.total_requests:
-        ratio = ours.total_requests / many.total_requests
+    if many is not None and many["requests_total"]:
+        ratio = ours["requests_total"] / many["requests_total"]
         lines.append(
             f"  requests <= 1.2x wait_many's: {ratio <= 1.2} "
-            f"({ratio:.2f}x: {ours.total_requests} vs {many.total_requests})"
+            f"({ratio:.2f}x: {ours['requests_total']} vs {many['requests_total']})"
         )
     slow = by_name.get("provider-30s")
-    ours_p50 = percentile(ours.latencies, 50)
-    slow_p50 = None if slow is None else percentile(slow.latencies, 50)
+    ours_p50 = ours["detection_seconds"]["p50"]
+    slow_p50 = None if slow is None else slow["detection_seconds"]["p50"]
     if ours_p50 and slow_p50:
         ratio = slow_p50 / ours_p50
         lines.append(
@@ -493,7 +505,15 @@ def _durations(text: str) -> tuple[float, float]:
     return pair
 
 
+def _child(name: str, args: argparse.Namespace, argv: list[str], *, trace: bool) -> Any:
+    """One contender's pass in a fresh interpreter, so that its RSS is its own: its JSON."""
+    command = [sys.executable, __file__, *argv, "--child", name, *(["--trace"] if trace else [])]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])  # its last line: anything else is not ours
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=200, help="runs (and triggers) (200)")
     parser.add_argument("--quota", type=float, default=20.0, help="TPS per operation (20)")
@@ -518,30 +538,40 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the second pass that measures each contender's tracemalloc peak",
     )
     parser.add_argument("--json", action="store_true", help="JSON on stdout (table on stderr)")
+    # Internal: run one contender in this process and print its JSON result.
+    parser.add_argument("--child", choices=list(CONTENDERS), help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.timeout = 4 * args.durations[1] + 60
-    # Airflow logs each poll of each provider trigger at INFO: quiet for every contender.
-    # Its logging is configured when it is first imported, from this setting.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    import airflow.triggers.base  # noqa: F401 - imported once, up front, not in a timed run
+    if args.child:
+        # Airflow logs each poll of each provider trigger at INFO: quiet for every contender.
+        # Its logging is configured when it is first imported, from this setting.
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        import airflow.triggers.base  # noqa: F401 - imported up front, not in the timed run
 
+        result = _run_one(args.child, args, trace=args.trace).to_json(args.jobs)
+        print("\n" + json.dumps(result))
+        return 0
     names = [n for n in CONTENDERS if not args.only or n in args.only]
     results = []
     started = time.perf_counter()
     for name in names:
         print(f"running {name}: {CONTENDERS[name][0]} ...", file=sys.stderr, flush=True)
-        result = _run_one(name, args)
+        result = _child(name, args, argv, trace=False)
         print(
-            f"  {name}: {result.wall:.1f} s, {result.total_requests} requests, "
-            f"{len(result.outcome.failures)} failed waits",
+            f"  {name}: {result['wall_seconds']:.1f} s, {result['requests_total']} requests, "
+            f"{sum(result['failed_waits'].values())} failed waits",
             file=sys.stderr,
             flush=True,
         )
         results.append(result)
     if args.tracemalloc:
+        # tracemalloc slows every allocation: a pass of its own, of which only the peak is kept.
         for result in results:
-            print(f"tracemalloc pass: {result.name} ...", file=sys.stderr, flush=True)
-            result.tracemalloc_peak = _run_one(result.name, args, trace=True).tracemalloc_peak
+            name = result["contender"]
+            print(f"tracemalloc pass: {name} ...", file=sys.stderr, flush=True)
+            traced = _child(name, args, argv, trace=True)
+            result["tracemalloc_peak_bytes"] = traced["tracemalloc_peak_bytes"]
     total = time.perf_counter() - started
     text = render(results, args) + f"\n\ntotal run time: {total:.0f} s"
     if args.json:
@@ -559,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
             "total_seconds": round(total, 1),
-            "results": [r.to_json(args.jobs) for r in results],
+            "results": results,
         }
         json.dump(payload, sys.stdout, indent=2)
         print()

@@ -12,8 +12,8 @@ starts (and on a loaded machine it is slow). Then the clock runs, and a twin emu
 seed, same runs, same clock) is waited on by one `wait_many` in this process, the yardstick
 for what one shared waiter costs from there on.
 
-Slow (about a minute) and heavy (four Airflow processes and their workers): marked
-``serial``, to run outside the parallel part of the suite.
+Slow (40 to 75 seconds) and heavy (four Airflow processes and their workers): marked
+``serial``, to run outside the parallel part of the suite; its three tests share one DAG run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,7 +41,8 @@ import pytest
 from emulator_thread import EmulatorThread
 from omics_waiter import OmicsWaiter, RunRef
 
-pytestmark = pytest.mark.serial
+# One Airflow for the module's tests: under xdist, keep them on one worker (--dist loadgroup).
+pytestmark = [pytest.mark.serial, pytest.mark.xdist_group("airflow_triggerer")]
 
 RUNS = 20
 DAG_ID = "omics_twenty_sensors"
@@ -73,10 +73,7 @@ class HeldClock:
 
 
 def _add_runs(thread: EmulatorThread) -> list[str]:
-    async def add() -> list[str]:
-        return [thread.emulator.add_run(name=f"sensor-{i}", tasks=1) for i in range(RUNS)]
-
-    return thread._call(add())  # on the emulator's loop, as its other helpers do
+    return thread.call(lambda emu: [emu.add_run(name=f"sensor-{i}", tasks=1) for i in range(RUNS)])
 
 
 def _free_port() -> int:
@@ -130,6 +127,9 @@ class Airflow:
             AIRFLOW__API__HOST="127.0.0.1",
             AIRFLOW__API__PORT=str(port),
             AIRFLOW__API__WORKERS="1",
+            # Their defaults (8793, 8794) are fixed: free ones, for tests run side by side.
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()),
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
             AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(16),
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
@@ -175,10 +175,8 @@ class Airflow:
                 os.killpg(process.pid, signal.SIGTERM)
         give_up = time.monotonic() + 10
         for process in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, give_up - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -202,20 +200,43 @@ class Airflow:
             con.close()
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {name} (last 3000 characters) ---\n"
-            + (self.home / f"{name}.log").read_text(errors="replace")[-3000:]
-            for name in self.processes
+        states = self.query(
+            "select state, count(*) from task_instance where dag_id = ? group by state", DAG_ID
         )
+        triggers = self.query("select id, triggerer_id from trigger")
+        # The log of each task that failed, or is to be retried: why it did not defer.
+        task_logs = [
+            path
+            for path in sorted((self.home / "logs").glob(f"dag_id={DAG_ID}/*/task_id=*/*.log"))
+            if any(path.parent.name == f"task_id={task}" for task in self.failed_tasks())
+        ]
+        logs = [(path.parent.name, path) for path in task_logs[:3]] + [
+            (name, self.home / f"{name}.log") for name in self.processes
+        ]
+        return f"task states: {states}\ntriggers (id, triggerer): {triggers}\n" + "\n".join(
+            f"--- {name} (last 3000 characters) ---\n" + path.read_text(errors="replace")[-3000:]
+            for name, path in logs
+        )
+
+    def failed_tasks(self) -> list[str]:
+        rows = self.query(
+            "select task_id from task_instance where dag_id = ? and state in "
+            "('failed', 'up_for_retry', 'upstream_failed')",
+            DAG_ID,
+        )
+        return [task for (task,) in rows]
 
 
 def _until(what: str, check: Callable[[], bool], airflow: Airflow, deadline: float) -> None:
     """Poll `check` until it holds; fail with Airflow's logs at the deadline."""
     while not check():
+        if airflow.failed_tasks():
+            pytest.fail(f"a task failed before {what}\n{airflow.logs()}")
         for name, process in airflow.processes.items():
             if process.poll() is not None:
-                pytest.fail(f"airflow {name} exited ({process.returncode}) before {what}\n"
-                            + airflow.logs())
+                pytest.fail(
+                    f"airflow {name} exited ({process.returncode}) before {what}\n" + airflow.logs()
+                )
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}\n{airflow.logs()}")
         time.sleep(0.25)
@@ -315,8 +336,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         _until("the DAG run's end", finished, airflow, deadline)
         yardstick.join(timeout=60)
         assert len(answers) == RUNS, "the yardstick's wait_many did not finish"
-        task_states = dict(a.query("select task_id, state from task_instance where dag_id = ?",
-                                   DAG_ID))
+        task_states = dict(
+            a.query("select task_id, state from task_instance where dag_id = ?", DAG_ID)
+        )
         returned = {
             task: json.loads(value)
             for task, value in a.query(
@@ -328,7 +350,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
             dag_run_state=a.query("select state from dag_run where dag_id = ?", DAG_ID)[0][0],
             task_states=task_states,
             returned=returned,
-            true_statuses={r: emulator.emulator.job_state("run", r)["status"] for r in runs},
+            true_statuses=emulator.call(
+                lambda emu: {r: emu.job_state("run", r)["status"] for r in runs}
+            ),
             held_requests=held,
             after_release=_minus(_by_op(emulator), held),
             wait_many=_by_op(twin),

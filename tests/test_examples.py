@@ -17,6 +17,7 @@ EXPECTED = {
     "watch_events.py": ["-> IN_PROGRESS", "read set", "done: "],
     "many_jobs_service.py": ["resuming 3 running jobs", "the budget kept under its quota"],
     "start_and_wait.py": ["started job", "retrying 2 failed read sets"],
+    "airflow_dag.py": ["start_run: success", "wait_tasks: success", "DAG run success"],
 }
 
 
