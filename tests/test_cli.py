@@ -743,7 +743,7 @@ def test_list_offers_only_the_options_that_apply_to_it() -> None:
     flat = " ".join(CliRunner().invoke(main, ["list", "--help"]).output.split())
     for option in ("--min-delay", "--max-delay", "--max-tps"):
         assert option not in flat
-    assert "-q, --quiet Only the job IDs, one per line." in flat
+    assert "-q, --quiet Only the jobs' IDs, one per line, as 'wait KIND' takes them" in flat
     assert "Give up retrying failed requests" in flat
 
 
