@@ -136,10 +136,9 @@ def test_bad_input_exits_2_with_one_line_before_any_request(
 
 def test_a_kinds_jobs_show_as_a_table_on_a_terminal(emu: KindsEmulator) -> None:
     job_id = emu.add(lambda e: e.add_read_set_import_job(STORE, 1, timeline=DONE))
+    args = ["list", "read-set-import", STORE, "--endpoint-url", emu.url]
     code, output = run_in_pty(
-        [sys.executable, "-m", "omics_waiter", "list", "read-set-import", STORE]
-        + ["--endpoint-url", emu.url],
-        cli_env(TERM="xterm", COLUMNS="120"),
+        [sys.executable, "-m", "omics_waiter", *args], cli_env(TERM="xterm", COLUMNS="120")
     )
     assert code == 0, output
     assert f"Read set import jobs in sequence store {STORE}" in output
