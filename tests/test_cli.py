@@ -262,6 +262,7 @@ def read_json_lines_until(
 # -- wait ------------------------------------------------------------------------------------
 
 
+@pytest.mark.serial  # a fresh process's start-up must fit a window
 def test_wait_for_a_completed_job_exits_0_with_json_lines(emu: EmulatorThread) -> None:
     store = "2000000001"
     # Seen IN_PROGRESS first: the command (a fresh process) has 6 s to start, even on a loaded

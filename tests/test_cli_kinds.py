@@ -290,6 +290,7 @@ def test_usage_errors_of_wait_are_one_line(args: list[str]) -> None:
 # -- the shared request budget -------------------------------------------------------------
 
 
+@pytest.mark.serial  # a fresh process's start-up must fit a window
 def test_a_shared_budget_shows_its_mode_and_its_fallback_when_redis_goes(
     emu: KindsEmulator,
     redis_server: RedisServer,  # noqa: F811 - the fixture
