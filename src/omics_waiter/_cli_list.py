@@ -97,8 +97,7 @@ def list_request(
     """
     if word not in LISTABLE:
         raise InvalidInputError(
-            f"{KINDS[word].noun}s cannot be listed (the kinds with a List: "
-            f"{', '.join(LISTABLE)})",
+            f"{KINDS[word].noun}s cannot be listed (the kinds with a List: {', '.join(LISTABLE)})",
             argument="kind",
         )
     field = scope_field(word)
