@@ -8,6 +8,7 @@
     python3 tasks.py bench       # the many-job benchmark
     python3 tasks.py example NAME          # examples/NAME.py, in the environment
     python3 tasks.py omics-waiter ARGS...   # any CLI command, in the environment
+    python3 tasks.py run PROGRAM ARGS...    # any program of the environment (airflow ...)
 
 Needs only Python 3.10+. The environment lives in .venv and is reinstalled when
 pyproject.toml changes.
@@ -110,6 +111,12 @@ def main(argv: list[str]) -> int:
     if job == "omics-waiter":
         ensure_env("dev")
         return run(BIN / "omics-waiter", *rest)
+    if job == "run":
+        ensure_env("dev")
+        if not rest or not (BIN / rest[0]).exists():
+            print(f"usage: python3 tasks.py run PROGRAM ARGS..., PROGRAM one of {BIN}'s")
+            return 2
+        return run(BIN / rest[0], *rest[1:])
     print(__doc__)
     return 0 if job == "help" else 2
 

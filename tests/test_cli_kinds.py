@@ -322,11 +322,14 @@ def test_usage_errors_of_wait_are_one_line(args: list[str]) -> None:
 # -- the shared request budget -------------------------------------------------------------
 
 
+@pytest.mark.serial  # a fresh process's start-up must fit a window
 def test_a_shared_budget_shows_its_mode_and_its_fallback_when_redis_goes(
     emu: KindsEmulator,
     redis_server: RedisServer,  # noqa: F811 - the fixture
 ) -> None:
-    run_id = emu.add(lambda e: e.add_run(tasks=[task(1.0), task(3.0)]))
+    # The run lasts long enough for requests after Redis is stopped, however long the
+    # command (a fresh process) takes to start on a loaded machine.
+    run_id = emu.add(lambda e: e.add_run(tasks=[task(1.0), task(6.0)]))
     args = ["wait", "run", run_id, "--tasks", "--endpoint-url", emu.url, *FAST]
     with subprocess.Popen(
         [*PYTHON_M, *args, "--budget-url", redis_server.url],

@@ -354,8 +354,10 @@ async def test_malformed_list_page_fails_only_the_swept_store(
     emulator: OmicsEmulator, make_client: MakeClient
 ) -> None:
     waiter = await new_waiter(emulator, make_client)
-    swept = add_jobs(emulator, SWEPT, [completes_at(0.3)] * 3)
-    polled = add_jobs(emulator, POLLED, [completes_at(0.3)] * 2)
+    # Ending 1.5 s after they are added, the jobs are seen running first, and so swept, even
+    # by a slowed event loop (at 0.3 s, one under xdist on a loaded machine saw them ended).
+    swept = add_jobs(emulator, SWEPT, [completes_at(1.5)] * 3)
+    polled = add_jobs(emulator, POLLED, [completes_at(1.5)] * 2)
     keys = swept + polled
     with emulator.faults_window(Faults(malformed_rate=1.0, operations=frozenset({LIST}))):
         events = await watch_all(waiter, keys)

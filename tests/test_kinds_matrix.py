@@ -150,6 +150,7 @@ def _watched(emu: OmicsEmulator, word: str, outcome: str) -> JobRef[Any]:
     return add(emu, word, outcome, at=0.4)
 
 
+@pytest.mark.serial  # the job must be seen before its end, 0.3-0.6 s after it was added
 @pytest.mark.asyncio
 @pytest.mark.parametrize("word", WORDS)
 async def test_watch_tells_first_sight_each_change_once_and_the_end_last(
@@ -176,6 +177,7 @@ async def test_watch_tells_first_sight_each_change_once_and_the_end_last(
         assert len(told) == 2
 
 
+@pytest.mark.serial  # the job must be seen before its end, 0.3-0.6 s after it was added
 @pytest.mark.asyncio
 @pytest.mark.parametrize("word", WORDS)
 async def test_watch_since_resumes_after_what_was_seen_and_repeats_nothing(
@@ -206,6 +208,7 @@ async def test_watch_since_resumes_after_what_was_seen_and_repeats_nothing(
 # -- throttling under a quota ---------------------------------------------------------------
 
 
+@pytest.mark.serial  # counts the 429s of a real-time quota
 @pytest.mark.asyncio
 @pytest.mark.parametrize("word", WORDS)
 async def test_a_kind_completes_under_a_quota_with_its_429s_retried(

@@ -172,7 +172,9 @@ async def test_a_queue_deleted_mid_run_hands_the_watch_back_to_polling(
 ) -> None:
     async with OmicsEmulator(seed=7, events_endpoint_url=moto_server) as emu:
         first = ReadSetActivationJobRef(STORE, emu.add_job(STORE, [R1], timeline=completing(0.2)))
-        late = ReadSetActivationJobRef(STORE, emu.add_job(STORE, [R1], timeline=completing(3.0)))
+        # Late enough that the first job's end is seen, and the queue deleted, before it ends,
+        # however slow a loaded machine is (the test lasts the 20 s long poll anyway).
+        late = ReadSetActivationJobRef(STORE, emu.add_job(STORE, [R1], timeline=completing(8.0)))
         async with connect(
             emu, queue_url, moto_server, min_delay=0.1, max_delay=0.5, reconcile_delay=30
         ) as waiter:

@@ -17,7 +17,7 @@ import math
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -45,6 +45,7 @@ from ._display import (
     event_record,
     iso_time,
 )
+from ._errors import InvalidInputError
 from ._events import PollRetrying
 from ._kinds import KINDS
 from ._models import ActivationJobStatus
@@ -458,12 +459,26 @@ def activate(
     run_command(command)
 
 
-@main.command("list", epilog=EXIT_CODES)
-@_STORE
+_LIST_EXIT_CODES = (
+    "Exit codes: 0 listed (none found included); 2 invalid input or usage; 3 timeout (requests "
+    "kept failing until --timeout); 4 access, credential, not-found or other service error; "
+    "130 interrupted (SIGINT, Ctrl-C); 141 stdout closed early; 143 terminated (SIGTERM)."
+)
+
+
+@main.command("list", epilog=_LIST_EXIT_CODES)
+@click.argument("kind", type=click.Choice(list(KINDS)), required=False, metavar="[KIND]")
+@click.argument("scope", required=False, metavar="[SCOPE]")
+@click.option(
+    "--sequence-store-id",
+    "-s",
+    metavar="ID",
+    help="Without KIND: the read set activation jobs of this sequence store (as in 0.1).",
+)
 @click.option(
     "--status",
-    type=click.Choice([s.value for s in ActivationJobStatus], case_sensitive=False),
-    help="Only jobs with this status.",
+    metavar="STATUS",
+    help="Only jobs with this status (any case; one the kind's List filters by).",
 )
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N jobs.")
 @_shared(
@@ -472,28 +487,104 @@ def activate(
     *_OUTPUT,
     timeout="Give up retrying failed requests after this long (exit 3); inf for no limit  "
     f"[default: {DEFAULT_TIMEOUT:g}].",
-    quiet="Only the job IDs, one per line.",
+    quiet="Only the jobs' IDs, one per line, as 'wait KIND' takes them (with -s: the job IDs).",
 )
 @click.pass_context
 def list_(
-    ctx: click.Context, sequence_store_id: str, status: str | None, limit: int | None
+    ctx: click.Context,
+    kind: str | None,
+    scope: str | None,
+    sequence_store_id: str | None,
+    status: str | None,
+    limit: int | None,
 ) -> None:
-    """List the read set activation jobs of a sequence store, newest first.
+    """List the jobs of one KIND: list KIND [SCOPE] [--status S] [--limit N].
+
+    \b
+    KIND and its SCOPE:
+      activation        SEQUENCE_STORE_ID   (or -s STORE, as in 0.1)
+      read-set-import   SEQUENCE_STORE_ID
+      read-set-export   SEQUENCE_STORE_ID
+      reference-import  REFERENCE_STORE_ID
+      run               (none: the account's runs)
+      task              RUN_ID              (the run's tasks)
+      variant-import    (none)
+      annotation-import (none)
 
     A table on a terminal; one JSON object per job with --json or when stdout is not a
-    terminal; only the job IDs with --quiet. Failed requests are retried until --timeout;
+    terminal; only the IDs with --quiet. Failed requests are retried until --timeout;
     each retry is reported (a poll_retrying line, or a line on the terminal).
     """
     settings = Settings.of(ctx)
+    if kind is None:
+        if sequence_store_id is None:
+            raise click.UsageError(
+                "Missing KIND, e.g. 'list run' or 'list read-set-import STORE' (or 'list -s "
+                "STORE' for read set activation jobs).",
+                ctx,
+            )
+        _list_activation_jobs(settings, sequence_store_id, status, limit)
+    if sequence_store_id is not None:
+        raise click.UsageError(f"give 'list {kind} SCOPE' or -s STORE, not both.", ctx)
+    word = kind
+
+    async def command() -> int:
+        from ._cli_list import id_text, list_jobs, list_request, summary_record
+
+        settings.check()
+        request = list_request(word, scope, status, limit)
+        with _list_retry_reporter(settings) as on_retry:
+            async with settings.connect() as waiter:
+                with stoppable():
+                    jobs = await list_jobs(waiter, request, on_retry=on_retry)
+        if stopped_by() is not None:
+            return 0  # run_command says so and exits with the signal's code
+        if settings.quiet:
+            for text in id_text(jobs):
+                click.echo(text)
+        elif settings.json_output:
+            for job in jobs:
+                click.echo(json.dumps(summary_record(word, job, iso_time)))
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            title = request.title()
+            table = Table(title=title)
+            for column in ("job", "status", "created"):
+                table.add_column(column, no_wrap=True)
+            for job in jobs:
+                table.add_row(str(job.ref), job.status, _when(job.creation_time))
+            console = Console()
+            if jobs:
+                console.print(table)
+            else:
+                console.print(f"No {title[0].lower()}{title[1:]}.")
+        return 0
+
+    run_command(command)
+
+
+def _list_activation_jobs(
+    settings: Settings, sequence_store_id: str, status: str | None, limit: int | None
+) -> NoReturn:
+    """``list -s STORE``: 0.1's listing of a store's read set activation jobs, as it was."""
 
     async def command() -> int:
         settings.check()
         store = check_id("--sequence-store-id", sequence_store_id)
+        allowed = [s.value for s in ActivationJobStatus]
+        if status is not None and status.upper() not in allowed:
+            raise InvalidInputError(
+                f"--status must be one of {', '.join(allowed)}, got {status!r}",
+                argument="status",
+            )
+        wanted = None if status is None else status.upper()
         with _list_retry_reporter(settings) as on_retry:
             async with settings.connect() as waiter:
                 with stoppable():
                     jobs = await waiter.list_activation_jobs(
-                        store, status=status, limit=limit, on_retry=on_retry
+                        store, status=wanted, limit=limit, on_retry=on_retry
                     )
         if stopped_by() is not None:
             return 0  # run_command says so and exits with the signal's code
