@@ -6,7 +6,7 @@ import omics_waiter.testing
 
 def test_all_lists_exactly_the_public_names_that_exist() -> None:
     public = {n for n in dir(omics_waiter) if not n.startswith("_")}
-    # Subpackages and modules (testing, airflow, events) are attributes once something has imported them.
+    # Subpackages and modules (testing, airflow, events) are attributes once imported.
     modules = {n for n in public if isinstance(getattr(omics_waiter, n), types.ModuleType)}
     assert set(omics_waiter.__all__) == public - modules
     assert omics_waiter.__all__ == sorted(omics_waiter.__all__)
