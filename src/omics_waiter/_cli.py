@@ -21,8 +21,6 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from omics_waiter.testing._command import emulator
-
 from ._cli_common import (
     EXIT_CODES,
     Chosen,
@@ -37,6 +35,7 @@ from ._cli_common import (
     stoppable,
     stopped_by,
 )
+from ._cli_emulator import emulator
 from ._cli_events import register_events_commands
 from ._display import (
     JobBoard,

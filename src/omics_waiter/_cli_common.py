@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import click
@@ -38,9 +38,9 @@ from ._errors import (
 from ._events import JobWatchFailed, WatchEvent
 from ._refs import JobRef, ReadSetActivationJobRef
 from ._validation import check_id, check_url
-from ._waiter import (
-    OmicsWaiter,
-)
+
+if TYPE_CHECKING:
+    from ._waiter import OmicsWaiter
 
 # When jobs end differently, the code of the most serious outcome wins: an error that leaves
 # a job's outcome unknown outranks a known failure; bad input outranks that; a signal, all.
@@ -314,6 +314,8 @@ class Settings:
         return {k: v for k, v in options.items() if v is not None}
 
     def connect(self) -> contextlib.AbstractAsyncContextManager[OmicsWaiter]:
+        from ._waiter import OmicsWaiter  # the AWS stack, once a command needs it
+
         return OmicsWaiter.connect(
             region_name=self.region,
             profile_name=self.profile,

@@ -51,3 +51,23 @@ def test_a_lazy_name_is_the_class_itself(name: str) -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         omics_waiter.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["wait", "--help"], ["emulator", "--help"], ["wait", "run", "not-an-id"]],
+    ids=["help", "wait-help", "emulator-help", "usage-error"],
+)
+def test_help_and_usage_errors_load_neither_the_aws_stack_nor_the_emulator(
+    argv: list[str],
+) -> None:
+    code = (
+        f"import sys; sys.argv = ['omics-waiter', *{argv!r}]\n"
+        "from omics_waiter._cli import main\n"
+        "try:\n    main(prog_name='omics-waiter')\nexcept SystemExit:\n    pass"
+    )
+    heavy = {"aiohttp", "aiobotocore", "botocore.session", "omics_waiter._waiter"}
+    heavy |= {"omics_waiter.testing"}
+    loaded = modules_after(code)
+    assert "click" in loaded  # the command really ran
+    assert not heavy & loaded, sorted(heavy & loaded)

@@ -1,4 +1,8 @@
-"""``omics-waiter emulator``: run the emulator as a server until SIGINT or SIGTERM."""
+"""``omics-waiter emulator``: run the emulator as a server until SIGINT or SIGTERM.
+
+The emulator (aiohttp's server, botocore's model) is imported when the command runs, so that
+``omics-waiter --help`` and usage errors load neither.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import asyncio
 import contextlib
 import math
 import signal
+from typing import TYPE_CHECKING
 
 import click
 
-from omics_waiter.testing._emulator import OmicsEmulator
-from omics_waiter.testing._faults import Faults
+if TYPE_CHECKING:
+    from .testing import OmicsEmulator
 
 __all__ = ["emulator"]
 
@@ -137,6 +142,8 @@ def emulator(
     knobs = event_delay != (0.0, 0.0) or event_drop_rate or event_duplicate_rate
     if events_endpoint_url is None and knobs:
         raise click.UsageError("--event-delay and --event-*-rate need --events-endpoint-url")
+    from .testing import Faults, OmicsEmulator
+
     faults = Faults(
         throttle_rate=throttle_rate,
         error_rate=error_rate,
