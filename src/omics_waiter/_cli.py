@@ -316,8 +316,8 @@ _STORE = click.option(
 @click.option(
     "--until",
     metavar="STATUS",
-    help="Stop following a job once it reaches STATUS or a later one on its way to success "
-    "(e.g. RUNNING for a run); it then counts as a success.",
+    help="Stop following a job once it is seen at STATUS, or at a status it reaches only "
+    "through STATUS (RUNNING for a run: RUNNING or COMPLETED); it then counts as a success.",
 )
 @_shared(*_CONNECTION, *_POLLING, *_OUTPUT)
 @click.pass_context
