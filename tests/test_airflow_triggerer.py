@@ -42,7 +42,7 @@ from emulator_thread import EmulatorThread
 from omics_waiter import OmicsWaiter, RunRef
 
 # One Airflow for the module's tests: under xdist, keep them on one worker (--dist loadgroup).
-pytestmark = [pytest.mark.serial, pytest.mark.xdist_group("airflow_triggerer")]
+pytestmark = pytest.mark.serial
 
 RUNS = 20
 DAG_ID = "omics_twenty_sensors"
