@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
+import inspect
 import logging
 import os
 import re
@@ -15,8 +17,9 @@ import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
+import botocore.config
 import botocore.exceptions
 import botocore.parsers
 import botocore.utils
@@ -377,6 +380,28 @@ def check_session(session: object | None, profile_name: str | None) -> None:
         raise InvalidInputError("give session or profile_name, not both", argument="session")
 
 
+def check_client_options(verify: object, client_config: object) -> None:
+    """Refuse a `verify` that is not a bool or an existing CA bundle path, and a
+    `client_config` that is not a botocore ``Config``: before any request, where botocore
+    would fail only at the first one (a missing CA bundle as a connection error)."""
+    if isinstance(verify, str):
+        if not verify or not os.path.exists(verify):
+            raise InvalidInputError(
+                f"verify: no CA bundle at {verify!r}: give an existing file, True or False",
+                argument="verify",
+            )
+    elif verify is not None and not isinstance(verify, bool):
+        raise InvalidInputError(
+            f"verify must be True, False or a CA bundle path, got {verify!r}", argument="verify"
+        )
+    if client_config is not None and not isinstance(client_config, botocore.config.Config):
+        raise InvalidInputError(
+            "client_config must be a botocore Config (or an aiobotocore AioConfig), "
+            f"got {type(client_config).__name__}",
+            argument="client_config",
+        )
+
+
 def parse_timestamp(value: str) -> dt.datetime:
     """botocore's timestamp parser, made fast for the ISO-8601 strings HealthOmics sends.
 
@@ -637,6 +662,14 @@ def trio_http_session() -> type:
     return HttpxSession
 
 
+@functools.cache
+def _warms_up_loader() -> bool:
+    """Whether aiobotocore's ``AioConfig`` can warm the loader caches off the loop (3.7+)."""
+    from aiobotocore.config import AioConfig
+
+    return "warm_up_loader_caches" in inspect.signature(AioConfig).parameters
+
+
 @contextlib.asynccontextmanager
 async def open_omics_client(
     *,
@@ -649,6 +682,8 @@ async def open_omics_client(
     aws_session_token: str | None,
     connect_timeout: float,
     read_timeout: float,
+    verify: bool | str | None = None,
+    config: object | None = None,
 ) -> AsyncIterator[Any]:
     """An aiobotocore Omics client as the waiter wants it, closed on exit.
 
@@ -658,15 +693,25 @@ async def open_omics_client(
     aiobotocore ``AioSession`` (e.g. with assume-role credentials): its credentials, Region and
     configured endpoint are used; ``profile_name`` must then be None. The session's other
     clients keep botocore's timestamp parser.
+
+    `verify` goes to botocore as it is. `config`, a caller's botocore ``Config`` (proxies,
+    ``user_agent_extra``, pool size ...), is layered: `connect_timeout` and `read_timeout`
+    first, then every option `config` sets (its timeouts too), then what the waiter depends
+    on, which always wins: retries off, host-prefix injection, the trio transport, and the
+    loader caches warmed in a worker thread (aiobotocore 3.7 and later): reading the service
+    model's JSON would otherwise block the event loop for about 0.1-0.2 s per client.
     """
     import aiobotocore.session
     from aiobotocore.config import AioConfig
     from aiobotocore.parsers import AioResponseParserFactory
 
-    transport: dict[str, Any] = {}
+    ours: dict[str, Any] = {}
     if running_on_trio():
-        transport["http_session_cls"] = trio_http_session()
+        ours["http_session_cls"] = trio_http_session()
     check_session(session, profile_name)
+    check_client_options(verify, config)
+    if _warms_up_loader():
+        ours["warm_up_loader_caches"] = True
     with setup_errors(profile_name, region_name):
         if session is None:
             session = aiobotocore.session.AioSession(profile=profile_name)
@@ -674,12 +719,17 @@ async def open_omics_client(
         # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any other
         # endpoint they would make every request go to a host that does not exist.
         custom_endpoint = endpoint_url is not None or _configured_endpoint(session)
-        config = AioConfig(
-            retries={"mode": "standard", "total_max_attempts": 1},
-            inject_host_prefix=not custom_endpoint,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            **transport,
+        # merge(): the options the other Config sets win.
+        merged = AioConfig(connect_timeout=connect_timeout, read_timeout=read_timeout)
+        if config is not None:
+            # A plain botocore Config merges as well: merge() reads only the options it sets.
+            merged = merged.merge(cast(AioConfig, config))
+        merged = merged.merge(
+            AioConfig(
+                retries={"mode": "standard", "total_max_attempts": 1},
+                inject_host_prefix=not custom_endpoint,
+                **ours,
+            )
         )
         maker = session.create_client(
             "omics",
@@ -688,7 +738,8 @@ async def open_omics_client(
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
             aws_session_token=aws_session_token,
-            config=config,
+            verify=verify,
+            config=merged,
         )
         # The parsers are a component of the session, which the client takes when it is
         # made: lend the session fast ones for that moment only, so that the caller's

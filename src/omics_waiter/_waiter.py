@@ -27,6 +27,7 @@ from ._client import (
     OmicsApi,
     OmicsClient,
     Transient,
+    check_client_options,
     check_session,
     open_omics_client,
     running_on_trio,
@@ -347,6 +348,8 @@ class OmicsWaiter:
         aws_session_token: str | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
+        verify: bool | str | None = None,
+        client_config: object | None = None,
     ) -> AsyncIterator[Any]:
         """An aiobotocore Omics client made as `connect` makes its own, closed on exit.
 
@@ -372,6 +375,12 @@ class OmicsWaiter:
             aws_session_token: See above.
             connect_timeout: Seconds to connect, per request.
             read_timeout: Seconds to wait for a response, per request.
+            verify: False not to verify TLS certificates, or the path of a CA bundle
+                (default: botocore's, e.g. ``AWS_CA_BUNDLE``).
+            client_config: A botocore ``Config`` for the Omics client (proxies,
+                ``user_agent_extra``, ...). Its timeouts, if it sets them, win over
+                `connect_timeout` and `read_timeout`; the waiter's retries (off) and
+                host-prefix injection win over its own.
 
         Raises:
             InvalidInputError: An argument is invalid, the profile does not exist, or no
@@ -383,6 +392,7 @@ class OmicsWaiter:
         if endpoint_url is not None:
             check_url("endpoint_url", endpoint_url)
         check_session(session, profile_name)
+        check_client_options(verify, client_config)
         async with open_omics_client(
             session=session,
             region_name=region_name,
@@ -393,6 +403,8 @@ class OmicsWaiter:
             aws_session_token=aws_session_token,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            verify=verify,
+            config=client_config,
         ) as client:
             yield client
 
@@ -410,6 +422,8 @@ class OmicsWaiter:
         aws_session_token: str | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
+        verify: bool | str | None = None,
+        client_config: object | None = None,
         budget_url: str | None = None,
         events_queue_url: str | None = None,
         sqs_endpoint_url: str | None = None,
@@ -439,6 +453,13 @@ class OmicsWaiter:
             aws_session_token: See above.
             connect_timeout: Seconds to connect, per request.
             read_timeout: Seconds to wait for a response, per request.
+            verify: False not to verify TLS certificates, or the path of a CA bundle
+                (default: botocore's, e.g. ``AWS_CA_BUNDLE``), for the Omics client (not
+                the events queue's SQS client).
+            client_config: A botocore ``Config`` for the Omics client (proxies,
+                ``user_agent_extra``, ...). Its timeouts, if it sets them, win over
+                `connect_timeout` and `read_timeout`; the waiter's retries (off) and
+                host-prefix injection win over its own.
             budget_url: ``redis://HOST:PORT/DB``: share the request budget with every
                 process given the same URL (a `RedisBudget` of `max_tps`, which this
                 waiter owns: it reaches Redis before the first request and leaves on
@@ -480,6 +501,7 @@ class OmicsWaiter:
         if endpoint_url is not None:
             check_url("endpoint_url", endpoint_url)
         check_session(session, profile_name)
+        check_client_options(verify, client_config)
         if running_on_trio():
             trio_http_session()  # fails now, naming the extra, if the transport is missing
         shared: RedisBudget | None = None
@@ -530,6 +552,8 @@ class OmicsWaiter:
                     aws_session_token=aws_session_token,
                     connect_timeout=connect_timeout,
                     read_timeout=read_timeout,
+                    verify=verify,
+                    config=client_config,
                 )
             )
             waiter = cls(client, meter_provider=meter_provider, **options)

@@ -1,9 +1,12 @@
 """From an Airflow AWS connection to an `OmicsWaiter`.
 
 Credentials come from the Amazon provider's `AwsBaseHook` (assume-role, refreshable
-credentials, the connection's ``region_name`` and ``endpoint_url`` extras), the one place
-Airflow users configure AWS. The hook is synchronous (it may fetch the connection from the
-API server, or call STS): `open_waiter` runs it in a worker thread, off the event loop.
+credentials, the connection's ``region_name``, ``endpoint_url``, ``verify`` and
+``config_kwargs`` extras), the one place Airflow users configure AWS: the Omics client is
+made with what the provider's own clients on that connection get (a proxy, a private CA,
+``user_agent_extra``, ...), except what the waiter depends on (see `OmicsWaiter.connect`'s
+``client_config``). The hook is synchronous (it may fetch the connection from the API
+server, or call STS): `open_waiter` runs it in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ class AwsSettings:
         session: An aiobotocore ``AioSession`` with the connection's credentials.
         region_name: The Region (the argument's, else the connection's extra), if any.
         endpoint_url: The connection's endpoint for Omics (``endpoint_url`` extra), if any.
+        verify: The connection's ``verify`` extra: False, a CA bundle path, or None.
+        config: The connection's botocore ``Config`` (its ``config_kwargs`` extra).
     """
 
     session: Any
     region_name: str | None
     endpoint_url: str | None
+    verify: bool | str | None = None
+    config: Any = None
 
 
 def aws_settings(aws_conn_id: str | None, region_name: str | None) -> AwsSettings:
@@ -43,7 +50,13 @@ def aws_settings(aws_conn_id: str | None, region_name: str | None) -> AwsSetting
     region = hook.region_name
     session = hook.get_session(region_name=region, deferrable=True)
     endpoint = hook.conn_config.get_service_endpoint_url(service_name="omics")
-    return AwsSettings(session=session, region_name=region, endpoint_url=endpoint)
+    return AwsSettings(
+        session=session,
+        region_name=region,
+        endpoint_url=endpoint,
+        verify=hook.verify,
+        config=hook.config,
+    )
 
 
 def connect_arguments(settings: AwsSettings, waiter_options: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,6 +65,8 @@ def connect_arguments(settings: AwsSettings, waiter_options: Mapping[str, Any]) 
         "session": settings.session,
         "region_name": settings.region_name,
         "endpoint_url": settings.endpoint_url,
+        "verify": settings.verify,
+        "client_config": settings.config,
         **waiter_options,
     }
 
