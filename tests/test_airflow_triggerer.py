@@ -41,7 +41,7 @@ import pytest
 from emulator_thread import EmulatorThread
 from omics_waiter import OmicsWaiter, RunRef
 
-# One Airflow for the module's tests: under xdist, keep them on one worker (--dist loadgroup).
+# One Airflow for the module's tests: serial, so they run in one process, after the rest.
 pytestmark = pytest.mark.serial
 
 RUNS = 20
