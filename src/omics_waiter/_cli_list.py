@@ -20,9 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._backoff import RetryBackoff
-from ._client import BudgetExhausted, NotFound, Transient
-from ._errors import InvalidInputError, ServiceError, WaitTimeoutError
+from ._errors import InvalidInputError
 from ._events import PollRetrying
 from ._kinds import KINDS, Kind, Summary
 from ._refs import check_field
@@ -148,70 +146,33 @@ async def list_jobs(
     """
     listing = request.kind.listing
     assert listing is not None
-    api, clock = waiter._api, waiter._clock
-    deadline = clock.now() + waiter._timeout
+    # One deadline for every page: the listing, not each request, gets the waiter's timeout.
+    deadline = waiter._clock.now() + waiter._timeout
+    field = scope_field(request.word) or "scope"
+    scope = f"{field.removesuffix('_id').replace('_', ' ')} {''.join(request.batch)}".strip()
     jobs: list[Summary] = []
     token: str | None = None
     while request.limit is None or len(jobs) < request.limit:
         size = _PAGE if request.limit is None else min(_PAGE, request.limit - len(jobs))
-        backoff = RetryBackoff(waiter._timing.retry_initial, waiter._timing.retry_max)
-        attempt = 0
-        last: Transient | None = None
-        while True:
-            try:
-                page, token = await api.list_page(
-                    listing,
-                    request.batch,
-                    token=token,
-                    status=request.status,
-                    max_results=size,
-                    not_after=deadline,
-                )
-                break
-            except NotFound as exc:
-                field = scope_field(request.word) or "scope"
-                what = field.removesuffix("_id").replace("_", " ")
-                raise ServiceError(
-                    f"{exc.operation}: the {what} {request.batch[0]} was not found",
-                    code="ResourceNotFoundException",
-                    service_message=exc.service_message,
-                    operation=exc.operation,
-                ) from None
-            except Transient as exc:
-                last = exc
-                attempt += 1
-                delay = backoff.delay(attempt, deadline - clock.now())
-                if delay is None:
-                    raise _kept_failing(exc) from exc
-                logger.info("%s retrying in %.2fs after %s", exc.operation, delay, exc.reason)
-                if on_retry is not None:
-                    on_retry(
-                        PollRetrying(
-                            ref=None,
-                            batch=request.batch,
-                            kind=request.word,
-                            operation=exc.operation,
-                            reason=exc.reason,
-                            attempt=attempt,
-                            delay=delay,
-                            throttling=exc.throttling,
-                        )
-                    )
-                await clock.sleep(delay)
-            except BudgetExhausted:
-                if last is not None:
-                    raise _kept_failing(last) from last
-                raise WaitTimeoutError("no request slot was free before the timeout") from None
+        page, token = await waiter._retrying(
+            functools.partial(
+                waiter._api.list_page,
+                listing,
+                request.batch,
+                token=token,
+                status=request.status,
+                max_results=size,
+            ),
+            request.batch,
+            on_retry,
+            kind=request.word,
+            scope=scope,
+            deadline=deadline,
+        )
         jobs.extend(page)
         if token is None:
             break
     return jobs if request.limit is None else jobs[: request.limit]
-
-
-def _kept_failing(exc: Transient) -> WaitTimeoutError:
-    cause = exc.__cause__
-    detail = f"{exc.reason}: {' '.join(str(cause).split())}" if cause is not None else exc.reason
-    return WaitTimeoutError(f"{exc.operation} kept failing ({detail}) until the timeout")
 
 
 def summary_record(word: str, summary: Summary, iso_time: Callable[[dt.datetime], str]) -> Any:

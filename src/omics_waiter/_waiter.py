@@ -542,7 +542,7 @@ class OmicsWaiter:
                 except Transient as exc:
                     logger.warning("events queue not reachable yet (%s): polling", exc.reason)
             client = await stack.enter_async_context(
-                open_omics_client(
+                cls.open_client(
                     session=session,
                     region_name=region_name,
                     endpoint_url=endpoint_url,
@@ -553,7 +553,7 @@ class OmicsWaiter:
                     connect_timeout=connect_timeout,
                     read_timeout=read_timeout,
                     verify=verify,
-                    config=client_config,
+                    client_config=client_config,
                 )
             )
             waiter = cls(client, meter_provider=meter_provider, **options)
@@ -1074,7 +1074,7 @@ class OmicsWaiter:
             functools.partial(
                 self._api.start_activation_job, store, ids, client_token=client_token
             ),
-            store,
+            (store,),
             report,
         )
 
@@ -1130,7 +1130,7 @@ class OmicsWaiter:
                     next_token=token,
                     max_results=page_size,
                 ),
-                store,
+                (store,),
                 report,
             )
             jobs.extend(page)
@@ -1141,11 +1141,22 @@ class OmicsWaiter:
     async def _retrying(
         self,
         call: Callable[..., Awaitable[T]],
-        sequence_store_id: str,
+        batch: tuple[str, ...],
         on_retry: Callable[[PollRetrying], object] | None,
+        *,
+        kind: str = "activation",
+        scope: str = "sequence store",
+        deadline: float | None = None,
     ) -> T:
-        """Run one request with the waiter's transient-error retries, within its timeout."""
-        deadline = self._clock.now() + self._timeout
+        """Run one request with the waiter's transient-error retries, within its timeout.
+
+        `batch` is the request's scope (a store, a run, or none: what its `PollRetrying`
+        events name), `scope` what to call it when it is not found, `kind`
+        the CLI's word for the jobs, and `deadline` a clock time shared by several requests
+        (default: the waiter's timeout from now).
+        """
+        if deadline is None:
+            deadline = self._clock.now() + self._timeout
         backoff = RetryBackoff(self._timing.retry_initial, self._timing.retry_max)
         attempt = 0
         last: Transient | None = None
@@ -1155,7 +1166,7 @@ class OmicsWaiter:
             except (Transient, NotFound) as exc:
                 if isinstance(exc, NotFound):
                     raise ServiceError(
-                        f"{exc.operation}: the sequence store was not found",
+                        f"{exc.operation}: the {scope} was not found",
                         code="ResourceNotFoundException",
                         service_message=exc.service_message,
                         operation=exc.operation,
@@ -1170,8 +1181,8 @@ class OmicsWaiter:
                     on_retry(
                         PollRetrying(
                             ref=None,
-                            batch=(sequence_store_id,),
-                            kind="activation",
+                            batch=batch,
+                            kind=kind,
                             operation=exc.operation,
                             reason=exc.reason,
                             attempt=attempt,
