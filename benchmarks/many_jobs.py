@@ -43,6 +43,14 @@ about 4 minutes 15 seconds alone, its two companions included)::
     .venv/bin/python benchmarks/many_jobs.py --suite runs   # one suite
     .venv/bin/python benchmarks/many_jobs.py --suite push   # push, beside polling and the SDK
     .venv/bin/python benchmarks/many_jobs.py --json > out.json
+    .venv/bin/python benchmarks/many_jobs.py --metrics --no-tracemalloc   # metrics overhead
+
+Metrics (``--metrics``): each contender of ours runs a second time with the OpenTelemetry
+SDK recording (``meter_provider=`` an SDK ``MeterProvider`` with an in-memory reader, which the
+run ends by collecting); the first run is the usual one (no SDK, so the API records nothing).
+A table compares their client CPU, and the detection-delay histogram's p50 and p95
+(interpolated within buckets, as Prometheus's ``histogram_quantile`` does) with the
+benchmark's own p50 and p95 of that second run. Without the flag nothing changes.
 
 The emulator runs in a background thread of this process (own event loop), so the process's
 CPU time includes it; the "client CPU" row is the main thread's CPU time alone.
@@ -304,7 +312,10 @@ Runner = Callable[[str, AnyPopulation, OmicsEmulator, argparse.Namespace], Await
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"min_delay": args.min_delay, "max_delay": args.max_delay, "max_tps": args.quota}
+    options = {"min_delay": args.min_delay, "max_delay": args.max_delay, "max_tps": args.quota}
+    if args.meter_provider is not None:  # the metrics run of --metrics
+        options["meter_provider"] = args.meter_provider
+    return options
 
 
 def _connect(url: str, args: argparse.Namespace) -> Any:
@@ -1038,8 +1049,15 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the second pass that measures each contender's tracemalloc peak",
     )
     parser.add_argument("--json", action="store_true", help="JSON on stdout (table on stderr)")
-    # Set per run: the moto server's URL, and a push contender's queue (see _push_queue).
-    parser.set_defaults(moto_url=None, events_queue_url=None)
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="run each contender of ours again with the OpenTelemetry SDK recording, and "
+        "report the client CPU overhead and the detection-delay histogram's p50/p95",
+    )
+    # Set per run: the moto server's URL, a push contender's queue (see _push_queue), and
+    # the meter provider of a metrics run.
+    parser.set_defaults(moto_url=None, events_queue_url=None, meter_provider=None)
     args = parser.parse_args(argv)
     if args.timeout is None:
         args.timeout = 4 * args.durations[1] + 60
@@ -1059,7 +1077,10 @@ def main(argv: list[str] | None = None) -> int:
         args.moto_url = moto.enter_context(_common.moto_server())
     with moto:
         results, total = _run_all(names, populations, args)
+        overheads = _run_metrics(results, populations, args) if args.metrics else []
     text = render(results, args) + f"\n\ntotal run time: {total:.0f} s"
+    if overheads:
+        text += "\n\n" + render_metrics(overheads, args)
     if args.json:
         print(text, file=sys.stderr)
         payload = {
@@ -1090,6 +1111,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "total_seconds": round(total, 1),
             "results": [r.to_json() for r in results],
+            "metrics": [o.to_json() for o in overheads],
         }
         json.dump(payload, sys.stdout, indent=2)
         print()
@@ -1126,6 +1148,170 @@ def _run_all(
             )
             result.tracemalloc_peak = traced.tracemalloc_peak
     return results, time.perf_counter() - started
+
+
+# -- metrics overhead (--metrics) -------------------------------------------------------------
+
+
+@dataclass
+class MetricsRun:
+    """One contender without the SDK (its usual run) and with it, and what the SDK recorded."""
+
+    plain: Result
+    recorded: Result
+    delay_count: int
+    delay_p50: float | None
+    delay_p95: float | None
+    width_p50: float | None  # the width of the bucket each quantile falls in
+    width_p95: float | None
+    requests: int  # omics_waiter.requests, all outcomes
+
+    @property
+    def overhead(self) -> float:
+        return self.recorded.cpu_client / self.plain.cpu_client - 1
+
+    def agrees(self, q: int) -> bool | None:
+        ours = self.delay_p50 if q == 50 else self.delay_p95
+        width = self.width_p50 if q == 50 else self.width_p95
+        theirs = percentile(self.recorded.latencies, q)
+        if ours is None or width is None or theirs is None:
+            return None
+        return abs(ours - theirs) <= width
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "contender": self.plain.name,
+            "cpu_seconds_client_thread": {
+                "without_sdk": round(self.plain.cpu_client, 3),
+                "with_sdk": round(self.recorded.cpu_client, 3),
+                "overhead": round(self.overhead, 4),
+            },
+            "detection_delay_histogram": {
+                "count": self.delay_count,
+                "p50": self.delay_p50,
+                "p95": self.delay_p95,
+                "bucket_width_p50": self.width_p50,
+                "bucket_width_p95": self.width_p95,
+            },
+            "detection_latency_benchmark": {
+                "n": len(self.recorded.latencies),
+                "p50": percentile(self.recorded.latencies, 50),
+                "p95": percentile(self.recorded.latencies, 95),
+            },
+            "requests_recorded": self.requests,
+            "requests_emulator": self.recorded.total_requests,
+        }
+
+
+def histogram_quantile(
+    q: float, bounds: list[float], counts: list[int]
+) -> tuple[float | None, float | None]:
+    """Prometheus's ``histogram_quantile``: the q-quantile (0-1), interpolated linearly within
+    its bucket (the first bucket starts at 0), and that bucket's width."""
+    total = sum(counts)
+    if not total:
+        return None, None
+    rank = q * total
+    below = 0
+    for index, count in enumerate(counts):
+        if count and below + count >= rank:
+            low = 0.0 if index == 0 else bounds[index - 1]
+            if index == len(bounds):
+                return low, math.inf  # beyond the last bound: Prometheus answers that bound
+            high = bounds[index]
+            return low + (high - low) * (rank - below) / count, high - low
+        below += count
+    return None, None
+
+
+def _collected(reader: Any) -> dict[str, list[Any]]:
+    """The reader's data points by instrument name."""
+    points: dict[str, list[Any]] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data is not None else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    return points
+
+
+def _run_metrics(
+    results: list[Result], populations: dict[str, AnyPopulation], args: argparse.Namespace
+) -> list[MetricsRun]:
+    """Run each contender of ours again with the SDK recording (see the module docstring)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    runs = []
+    for plain in results:
+        if plain.name in ("aiobotocore", "runs-aiobotocore"):
+            continue
+        print(f"metrics run: {plain.name} ...", file=sys.stderr, flush=True)
+        reader = InMemoryMetricReader()
+        provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+        recorded_args = argparse.Namespace(**{**vars(args), "meter_provider": provider})
+        # The reader collects after the run, outside the timed window: in a service an
+        # exporter collects on its own thread, not the waiter's.
+        recorded = _run_one(plain.name, populations[SUITES[plain.suite].population], recorded_args)
+        points = _collected(reader)
+        provider.shutdown()
+        delays = points.get("omics_waiter.detection.delay", [])
+        bounds = list(delays[0].explicit_bounds) if delays else []
+        counts = [sum(c) for c in zip(*(p.bucket_counts for p in delays), strict=True)]
+        p50, width50 = histogram_quantile(0.5, bounds, counts)
+        p95, width95 = histogram_quantile(0.95, bounds, counts)
+        runs.append(
+            MetricsRun(
+                plain=plain,
+                recorded=recorded,
+                delay_count=sum(counts),
+                delay_p50=p50,
+                delay_p95=p95,
+                width_p50=width50,
+                width_p95=width95,
+                requests=int(sum(p.value for p in points.get("omics_waiter.requests", []))),
+            )
+        )
+    return runs
+
+
+def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
+    header = ["", *(r.plain.name for r in runs)]
+
+    def row(label: str, fn: Callable[[MetricsRun], Any]) -> list[Any]:
+        return [label, *(fn(r) for r in runs)]
+
+    def quantile(r: MetricsRun, q: int) -> str:
+        ours = r.delay_p50 if q == 50 else r.delay_p95
+        width = r.width_p50 if q == 50 else r.width_p95
+        return f"{_common.seconds(ours)} (bucket {_common.seconds(width)})"
+
+    rows = [
+        row("CPU s, client thread, no SDK", lambda r: f"{r.plain.cpu_client:.2f}"),
+        row("CPU s, client thread, SDK recording", lambda r: f"{r.recorded.cpu_client:.2f}"),
+        row("overhead", lambda r: f"{100 * r.overhead:+.1f}%"),
+        row(
+            "requests: recorded / emulator", lambda r: f"{r.requests} / {r.recorded.total_requests}"
+        ),
+        row("detection delays recorded / jobs", lambda r: f"{r.delay_count} / {args.jobs}"),
+        row("benchmark p50 (s)", lambda r: _common.seconds(percentile(r.recorded.latencies, 50))),
+        row("histogram p50 (s)", lambda r: quantile(r, 50)),
+        row("benchmark p95 (s)", lambda r: _common.seconds(percentile(r.recorded.latencies, 95))),
+        row("histogram p95 (s)", lambda r: quantile(r, 95)),
+        row("p50, p95 within a bucket", lambda r: f"{r.agrees(50)}, {r.agrees(95)}"),
+    ]
+    worst = max((r.overhead for r in runs), default=0.0)
+    return "\n".join(
+        [
+            "metrics: each contender of ours without the OpenTelemetry SDK (its run above) and "
+            "with it recording (an SDK MeterProvider and an in-memory reader, meter_provider=)",
+            "",
+            _common.table(header, rows),
+            "",
+            f"target: client CPU at most 5% more with the SDK: {worst <= 0.05} "
+            f"(worst {100 * worst:+.1f}%)",
+        ]
+    )
 
 
 def _cpus() -> int | None:
