@@ -45,12 +45,14 @@ about 4 minutes 15 seconds alone, its two companions included)::
     .venv/bin/python benchmarks/many_jobs.py --json > out.json
     .venv/bin/python benchmarks/many_jobs.py --metrics --no-tracemalloc   # metrics overhead
 
-Metrics (``--metrics``): each contender of ours runs a second time with the OpenTelemetry
-SDK recording (``meter_provider=`` an SDK ``MeterProvider`` with an in-memory reader, which the
-run ends by collecting); the first run is the usual one (no SDK, so the API records nothing).
-A table compares their client CPU, and the detection-delay histogram's p50 and p95
-(interpolated within buckets, as Prometheus's ``histogram_quantile`` does) with the
-benchmark's own p50 and p95 of that second run. Without the flag nothing changes.
+Metrics (``--metrics``): after the usual runs, each contender of ours runs again in pairs,
+``--metrics-repeats`` times: without the OpenTelemetry SDK (the API alone records nothing),
+and with it recording (``meter_provider=`` an SDK ``MeterProvider`` with an in-memory reader,
+collected after the run). The halves of a pair run back to back, so that both see the same
+load on the machine, and each goes first in every other pair. The table gives the median client
+CPU of each half, the median of the pairs' ratios, and the detection-delay histogram's p50 and
+p95 (interpolated within buckets, as Prometheus's ``histogram_quantile`` does) beside the
+benchmark's own p50 and p95 of the same run. Without the flag nothing changes.
 
 The emulator runs in a background thread of this process (own event loop), so the process's
 CPU time includes it; the "client CPU" row is the main thread's CPU time alone.
@@ -74,6 +76,7 @@ import json
 import math
 import platform
 import random
+import statistics
 import sys
 import time
 import tracemalloc
@@ -1055,6 +1058,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run each contender of ours again with the OpenTelemetry SDK recording, and "
         "report the client CPU overhead and the detection-delay histogram's p50/p95",
     )
+    parser.add_argument(
+        "--metrics-repeats",
+        type=int,
+        default=3,
+        help="--metrics: pairs of runs (without, with the SDK) per contender (3)",
+    )
     # Set per run: the moto server's URL, a push contender's queue (see _push_queue), and
     # the meter provider of a metrics run.
     parser.set_defaults(moto_url=None, events_queue_url=None, meter_provider=None)
@@ -1155,9 +1164,11 @@ def _run_all(
 
 @dataclass
 class MetricsRun:
-    """One contender without the SDK (its usual run) and with it, and what the SDK recorded."""
+    """One contender's pairs of runs without the SDK and with it, and what the SDK recorded
+    in the last run with it."""
 
-    plain: Result
+    plain_cpu: list[float]
+    recorded_cpu: list[float]
     recorded: Result
     delay_count: int
     delay_p50: float | None
@@ -1167,8 +1178,14 @@ class MetricsRun:
     requests: int  # omics_waiter.requests, all outcomes
 
     @property
+    def name(self) -> str:
+        return self.recorded.name
+
+    @property
     def overhead(self) -> float:
-        return self.recorded.cpu_client / self.plain.cpu_client - 1
+        """The median of the pairs' client CPU ratios, less 1."""
+        ratios = [r / p for p, r in zip(self.plain_cpu, self.recorded_cpu, strict=True)]
+        return statistics.median(ratios) - 1
 
     def agrees(self, q: int) -> bool | None:
         ours = self.delay_p50 if q == 50 else self.delay_p95
@@ -1180,11 +1197,11 @@ class MetricsRun:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "contender": self.plain.name,
+            "contender": self.name,
             "cpu_seconds_client_thread": {
-                "without_sdk": round(self.plain.cpu_client, 3),
-                "with_sdk": round(self.recorded.cpu_client, 3),
-                "overhead": round(self.overhead, 4),
+                "without_sdk": [round(c, 3) for c in self.plain_cpu],
+                "with_sdk": [round(c, 3) for c in self.recorded_cpu],
+                "median_pair_overhead": round(self.overhead, 4),
             },
             "detection_delay_histogram": {
                 "count": self.delay_count,
@@ -1201,6 +1218,10 @@ class MetricsRun:
             "requests_recorded": self.requests,
             "requests_emulator": self.recorded.total_requests,
         }
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}"
 
 
 def histogram_quantile(
@@ -1243,18 +1264,32 @@ def _run_metrics(
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
     runs = []
-    for plain in results:
-        if plain.name in ("aiobotocore", "runs-aiobotocore"):
+    for result in results:
+        if result.name in ("aiobotocore", "runs-aiobotocore"):
             continue
-        print(f"metrics run: {plain.name} ...", file=sys.stderr, flush=True)
-        reader = InMemoryMetricReader()
-        provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
-        recorded_args = argparse.Namespace(**{**vars(args), "meter_provider": provider})
-        # The reader collects after the run, outside the timed window: in a service an
-        # exporter collects on its own thread, not the waiter's.
-        recorded = _run_one(plain.name, populations[SUITES[plain.suite].population], recorded_args)
-        points = _collected(reader)
-        provider.shutdown()
+        population = populations[SUITES[result.suite].population]
+        plain_cpu: list[float] = []
+        recorded_cpu: list[float] = []
+        for repeat in range(args.metrics_repeats):
+            print(
+                f"metrics pair {repeat + 1}/{args.metrics_repeats}: {result.name} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            reader = InMemoryMetricReader()
+            provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+            recorded_args = argparse.Namespace(**{**vars(args), "meter_provider": provider})
+            # Each half goes first in every other pair, so that neither gains from the order.
+            if repeat % 2 == 0:
+                plain_cpu.append(_run_one(result.name, population, args).cpu_client)
+            recorded = _run_one(result.name, population, recorded_args)
+            recorded_cpu.append(recorded.cpu_client)
+            if repeat % 2 == 1:
+                plain_cpu.append(_run_one(result.name, population, args).cpu_client)
+            # Collected after the run, outside the timed window: in a service an exporter
+            # collects on its own thread, not the waiter's.
+            points = _collected(reader)
+            provider.shutdown()
         delays = points.get("omics_waiter.detection.delay", [])
         bounds = list(delays[0].explicit_bounds) if delays else []
         counts = [sum(c) for c in zip(*(p.bucket_counts for p in delays), strict=True)]
@@ -1262,7 +1297,8 @@ def _run_metrics(
         p95, width95 = histogram_quantile(0.95, bounds, counts)
         runs.append(
             MetricsRun(
-                plain=plain,
+                plain_cpu=plain_cpu,
+                recorded_cpu=recorded_cpu,
                 recorded=recorded,
                 delay_count=sum(counts),
                 delay_p50=p50,
@@ -1276,7 +1312,7 @@ def _run_metrics(
 
 
 def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
-    header = ["", *(r.plain.name for r in runs)]
+    header = ["", *(r.name for r in runs)]
 
     def row(label: str, fn: Callable[[MetricsRun], Any]) -> list[Any]:
         return [label, *(fn(r) for r in runs)]
@@ -1287,9 +1323,17 @@ def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
         return f"{_common.seconds(ours)} (bucket {_common.seconds(width)})"
 
     rows = [
-        row("CPU s, client thread, no SDK", lambda r: f"{r.plain.cpu_client:.2f}"),
-        row("CPU s, client thread, SDK recording", lambda r: f"{r.recorded.cpu_client:.2f}"),
-        row("overhead", lambda r: f"{100 * r.overhead:+.1f}%"),
+        row("pairs", lambda r: len(r.plain_cpu)),
+        row("CPU s, client thread, no SDK (median)", lambda r: _median(r.plain_cpu)),
+        row("CPU s, client thread, SDK recording (median)", lambda r: _median(r.recorded_cpu)),
+        row("overhead (median of the pairs)", lambda r: f"{100 * r.overhead:+.1f}%"),
+        row(
+            "  each pair",
+            lambda r: " ".join(
+                f"{100 * (b / a - 1):+.0f}%"
+                for a, b in zip(r.plain_cpu, r.recorded_cpu, strict=True)
+            ),
+        ),
         row(
             "requests: recorded / emulator", lambda r: f"{r.requests} / {r.recorded.total_requests}"
         ),
@@ -1303,8 +1347,9 @@ def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
     worst = max((r.overhead for r in runs), default=0.0)
     return "\n".join(
         [
-            "metrics: each contender of ours without the OpenTelemetry SDK (its run above) and "
-            "with it recording (an SDK MeterProvider and an in-memory reader, meter_provider=)",
+            "metrics: each contender of ours in pairs of runs, without the OpenTelemetry SDK and "
+            "with it recording (an SDK MeterProvider and an in-memory reader, meter_provider=); "
+            "the detection delays and requests are the last recording run's",
             "",
             _common.table(header, rows),
             "",
