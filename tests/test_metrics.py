@@ -32,7 +32,8 @@ R1 = "1111111111"
 GET = "GetReadSetActivationJob"
 LIST = "ListReadSetActivationJobs"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-FAST = {"min_delay": 0.05, "max_delay": 0.2, "max_tps": 50}
+TIMING = {"min_delay": 0.05, "max_delay": 0.2}
+FAST = {**TIMING, "max_tps": 50}
 
 REQUESTS = "omics_waiter.requests"
 WAITS = "omics_waiter.waits"
@@ -301,20 +302,19 @@ async def test_a_lost_shared_budget_reports_fallback(
 
 @pytest.mark.asyncio
 async def test_waiters_on_one_provider_report_each_budget_once(
-    emu: OmicsEmulator, metrics: Metrics
+    emu: OmicsEmulator, metrics: Metrics, make_client: Any
 ) -> None:
-    async with (
-        connect(emu, metrics, max_tps=7) as first,
-        connect(emu, metrics, max_tps=11) as second,
-    ):
-        # A third waiter sharing the first's budget adds no budget of its own.
-        third = OmicsWaiter(first._api.client, budget=first.budget, meter_provider=metrics.provider)
-        with anyio.fail_after(10):
-            for waiter in (first, second, third):
-                await waiter.wait_many([add(emu, OTHER, ends("COMPLETED", 0.1))])
-        assert metrics.value(RATE, operation=GET) == 7 + 11
-        assert metrics.by(MODE, "mode") == {"local": 2, "shared": 0, "fallback": 0}
-        assert metrics.value(REQUESTS, operation=GET) == emu.stats.count(GET)
+    client = await make_client(emu)
+    first = OmicsWaiter(client, max_tps=7, meter_provider=metrics.provider, **TIMING)
+    second = OmicsWaiter(client, max_tps=11, meter_provider=metrics.provider, **TIMING)
+    # A third waiter sharing the first's budget adds no budget of its own.
+    third = OmicsWaiter(client, budget=first.budget, meter_provider=metrics.provider, **TIMING)
+    with anyio.fail_after(10):
+        for waiter in (first, second, third):
+            await waiter.wait_many([add(emu, OTHER, ends("COMPLETED", 0.1))])
+    assert metrics.value(RATE, operation=GET) == 7 + 11
+    assert metrics.by(MODE, "mode") == {"local": 2, "shared": 0, "fallback": 0}
+    assert metrics.value(REQUESTS, operation=GET) == emu.stats.count(GET)
 
 
 # -- bad input ------------------------------------------------------------------------------
