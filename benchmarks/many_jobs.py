@@ -52,7 +52,11 @@ collected after the run). The halves of a pair run back to back, so that both se
 load on the machine, and each goes first in every other pair. The table gives the median client
 CPU of each half, the median of the pairs' ratios, and the detection-delay histogram's p50 and
 p95 (interpolated within buckets, as Prometheus's ``histogram_quantile`` does) beside the
-benchmark's own p50 and p95 of the same run. Without the flag nothing changes.
+benchmark's own p50 and p95 of the same run. Whole runs on a busy machine differ by more than
+the recording costs, so one more run per contender, with the SDK, times the recorder itself:
+every call into it adds the client thread's CPU time it took (``time.thread_time_ns``), and
+the table gives their sum and its share of the run's client CPU. Without the flag nothing
+changes.
 
 The emulator runs in a background thread of this process (own event loop), so the process's
 CPU time includes it; the "client CPU" row is the main thread's CPU time alone.
@@ -361,12 +365,44 @@ async def _unentered(url: str, args: argparse.Namespace) -> AsyncIterator[OmicsW
         yield OmicsWaiter(client, **_options(args))
 
 
+class _TimedRecorder:
+    """Passes every call on to a waiter's metrics recorder, adding up the CPU time of the
+    calling thread (the client's) that each takes (`--metrics`' accounting run)."""
+
+    def __init__(self, inner: Any, totals: dict[str, int]) -> None:
+        self._inner = inner
+        self._totals = totals
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+        totals = self._totals
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time_ns()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                totals["ns"] += time.thread_time_ns() - started
+                totals["calls"] += 1
+
+        return timed
+
+
+#: Set by `_run_metrics` for its accounting runs: where `_TimedRecorder` adds up.
+_RECORDING: dict[str, int] | None = None
+
+
 def _record_answers(waiter: OmicsWaiter, out: Outcome) -> None:
     """Note when each job's first final Get answer reaches the client.
 
     Wraps the waiter's request layer for this benchmark only (a private attribute): it
-    changes no decision, it only reads the answers on their way in.
+    changes no decision, it only reads the answers on their way in. In `--metrics`'
+    accounting runs, also times the waiter's metrics recorder (private attributes as well).
     """
+    if _RECORDING is not None:
+        timed = _TimedRecorder(waiter._metrics, _RECORDING)
+        waiter._api.metrics = timed
+        waiter._scheduler._metrics = timed
     api = waiter._api
     original = api.get
 
@@ -1170,6 +1206,9 @@ class MetricsRun:
     plain_cpu: list[float]
     recorded_cpu: list[float]
     recorded: Result
+    accounted_cpu: float  # the client thread's CPU in the accounting run
+    recording_ns: int  # of which inside the recorder
+    recording_calls: int
     delay_count: int
     delay_p50: float | None
     delay_p95: float | None
@@ -1180,6 +1219,11 @@ class MetricsRun:
     @property
     def name(self) -> str:
         return self.recorded.name
+
+    @property
+    def recording_share(self) -> float:
+        """The recorder's share of the client thread's CPU in the accounting run."""
+        return self.recording_ns / 1e9 / self.accounted_cpu
 
     @property
     def overhead(self) -> float:
@@ -1214,6 +1258,12 @@ class MetricsRun:
                 "n": len(self.recorded.latencies),
                 "p50": percentile(self.recorded.latencies, 50),
                 "p95": percentile(self.recorded.latencies, 95),
+            },
+            "accounting_run": {
+                "cpu_seconds_client_thread": round(self.accounted_cpu, 3),
+                "recording_cpu_seconds": round(self.recording_ns / 1e9, 4),
+                "recording_calls": self.recording_calls,
+                "recording_share": round(self.recording_share, 4),
             },
             "requests_recorded": self.requests,
             "requests_emulator": self.recorded.total_requests,
@@ -1290,6 +1340,20 @@ def _run_metrics(
             # collects on its own thread, not the waiter's.
             points = _collected(reader)
             provider.shutdown()
+        # The accounting run: the recorder's own CPU time, inside the client thread's.
+        global _RECORDING
+        _RECORDING = {"ns": 0, "calls": 0}
+        provider = MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
+        try:
+            accounted = _run_one(
+                result.name,
+                population,
+                argparse.Namespace(**{**vars(args), "meter_provider": provider}),
+            )
+            recording = _RECORDING
+        finally:
+            _RECORDING = None
+            provider.shutdown()
         delays = points.get("omics_waiter.detection.delay", [])
         bounds = list(delays[0].explicit_bounds) if delays else []
         counts = [sum(c) for c in zip(*(p.bucket_counts for p in delays), strict=True)]
@@ -1300,6 +1364,9 @@ def _run_metrics(
                 plain_cpu=plain_cpu,
                 recorded_cpu=recorded_cpu,
                 recorded=recorded,
+                accounted_cpu=accounted.cpu_client,
+                recording_ns=recording["ns"],
+                recording_calls=recording["calls"],
                 delay_count=sum(counts),
                 delay_p50=p50,
                 delay_p95=p95,
@@ -1335,6 +1402,14 @@ def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
             ),
         ),
         row(
+            "accounting run: recorder's CPU (ms)",
+            lambda r: f"{r.recording_ns / 1e6:.1f} in {r.recording_calls} calls",
+        ),
+        row(
+            "  share of the client thread's CPU",
+            lambda r: f"{100 * r.recording_share:.2f}% of {r.accounted_cpu:.2f} s",
+        ),
+        row(
             "requests: recorded / emulator", lambda r: f"{r.requests} / {r.recorded.total_requests}"
         ),
         row("detection delays recorded / jobs", lambda r: f"{r.delay_count} / {args.jobs}"),
@@ -1344,7 +1419,7 @@ def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
         row("histogram p95 (s)", lambda r: quantile(r, 95)),
         row("p50, p95 within a bucket", lambda r: f"{r.agrees(50)}, {r.agrees(95)}"),
     ]
-    worst = max((r.overhead for r in runs), default=0.0)
+    worst = max((r.recording_share for r in runs), default=0.0)
     return "\n".join(
         [
             "metrics: each contender of ours in pairs of runs, without the OpenTelemetry SDK and "
@@ -1353,8 +1428,8 @@ def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
             "",
             _common.table(header, rows),
             "",
-            f"target: client CPU at most 5% more with the SDK: {worst <= 0.05} "
-            f"(worst {100 * worst:+.1f}%)",
+            f"target: client CPU at most 5% more with the SDK: {worst <= 0.05} (the recorder's "
+            f"share, worst {100 * worst:.2f}%; the pairs' ratios vary with the machine's load)",
         ]
     )
 
