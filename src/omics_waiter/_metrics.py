@@ -2,34 +2,33 @@
 
 This is the only module that imports OpenTelemetry, and it does so when a waiter is made,
 never at ``import omics_waiter``; without ``opentelemetry-api`` (the ``metrics`` extra) every
-waiter gets `NO_METRICS`, whose methods do nothing. With the API and no SDK the instruments are
-the API's no-op (or proxy) ones: nothing is kept. The engine calls a `Recorder` at its seams (the
-client adapter for every request, the scheduler when a job joins or leaves the watch and when a
-final event is delivered, the push receiver for every message); the recorder turns that into
-instruments and low-cardinality attributes (an operation, a kind, an outcome: never an ID).
+waiter gets `NO_METRICS`, whose methods do nothing. The engine calls a `Recorder` at its seams
+(the client adapter for every request, the scheduler when a job joins or leaves the watch and
+when a final event is delivered, the push receiver for every message); the recorder turns
+that into instruments and low-cardinality attributes (an operation, a kind, an outcome: never
+an ID).
 
 One set of instruments per meter provider (`_Instruments`, cached per provider): an SDK warns
-of a second instrument of the same name and would run a second gauge callback as well, so
-waiters that share a provider share its instruments. Without a provider passed, the global one
-is taken when the waiter is made; until an application sets one, that is the API's proxy,
-whose instruments delegate to the provider set later, so one set after ``import omics_waiter``
-or after a waiter was made is used from then on.
+of a second instrument of the same name and would run a second callback as well, so waiters
+that share a provider share its instruments. Without a provider passed, the global one is
+taken when the waiter is made; until an application sets one, that is the API's proxy, whose
+instruments delegate to the provider set later, so one set after ``import omics_waiter`` or
+after a waiter was made is used from then on.
 
-Gauges (the budget's rate and mode, push on or off) are observed by callbacks that run on the
-exporter's thread (a Prometheus scrape, a periodic reader): they never touch the event loop or
-its clock. The loop keeps plain values for them instead, after every request (`_Kept`), and the
-callbacks read those. The counters (requests, waits, events) and the watched jobs are kept the
-same way, as totals the loop adds to (a dict increment), and reported by asynchronous
-instruments (observable counter, observable up-down counter) when the exporter collects: the
-SDK's synchronous ``add`` costs several microseconds a call on the loop's thread, which came to
-5-9% of the client's CPU in the 200-job benchmarks, and a dict increment costs a tenth of a
-microsecond. A waiter's totals outlive it (`_Instruments.retire`), so a counter never goes
-down. Histograms (request duration, detection delay, event lag) have no asynchronous form and
-are recorded as they happen. Each instrument set holds weak references to the kept values of its live
-waiters (a tuple, replaced whole when a waiter joins, so a callback never sees it change under
-it); a waiter that is garbage-collected drops out. Waiters that share one budget share its kept
-values, so a budget is reported once; several budgets in one process add up (each its own rate;
-the mode gauge counts budgets per mode, which is 1 and 0 with one budget).
+Only the histograms (request duration, detection delay, event lag) are recorded as things
+happen: the API has no asynchronous histogram. Everything else is kept by the waiter as plain
+values (`_Kept`: totals it adds to, a dict increment, and the budget's rate and mode after each
+request) and reported by asynchronous instruments (observable counter, up-down counter and
+gauge) whose callbacks run when the exporter collects, on the exporter's thread (a Prometheus
+scrape, a periodic reader). So callbacks never touch the event loop or its clock, and the SDK's
+work stays off the loop: its synchronous ``add`` costs about 6 microseconds a call there (SDK
+1.45), a dict increment a tenth of one. Each instrument set holds weak references to the kept
+values of its live waiters (a tuple, replaced whole when a waiter joins, so a callback never
+sees it change under it); a waiter that is garbage-collected drops out of the gauges, and its
+totals move to the instrument set's (`_Instruments.retire`), so a counter never goes down.
+Waiters that share one budget share its kept values, so a budget is reported once; several
+budgets in one process add up (each its own rate; the mode gauge counts budgets per mode,
+which is 1 and 0 with one budget).
 
 Detection delay is the service's completion time (``completionTime``; ``stopTime`` for runs and
 tasks) to the moment the scheduler delivered the final job to its waits, both wall-clock times,
