@@ -52,6 +52,20 @@ about 4 minutes 15 seconds alone, its two companions included)::
     .venv/bin/python benchmarks/many_jobs.py --suite push   # push, beside polling and the SDK
     .venv/bin/python benchmarks/many_jobs.py --suite clients --no-tracemalloc  # client CPU
     .venv/bin/python benchmarks/many_jobs.py --json > out.json
+    .venv/bin/python benchmarks/many_jobs.py --metrics --no-tracemalloc   # metrics overhead
+
+Metrics (``--metrics``): after the usual runs, each contender of ours runs again in pairs,
+``--metrics-repeats`` times: without the OpenTelemetry SDK (the API alone records nothing),
+and with it recording (``meter_provider=`` an SDK ``MeterProvider`` with an in-memory reader,
+collected after the run). The halves of a pair run back to back, so that both see the same
+load on the machine, and each goes first in every other pair. The table gives the median client
+CPU of each half, the median of the pairs' ratios, and the detection-delay histogram's p50 and
+p95 (interpolated within buckets, as Prometheus's ``histogram_quantile`` does) beside the
+benchmark's own p50 and p95 of the same run. Whole runs on a busy machine differ by more than
+the recording costs, so one more run per contender, with the SDK, times the recorder itself:
+every call into it adds the client thread's CPU time it took (``time.thread_time_ns``), and
+the table gives their sum and its share of the run's client CPU. Without the flag nothing
+changes.
 
 The emulator runs in a background thread of this process (own event loop), so the process's
 CPU time includes it; the "client CPU" row is the main thread's CPU time alone.
@@ -75,6 +89,7 @@ import json
 import math
 import platform
 import random
+import statistics
 import sys
 import time
 import tracemalloc
@@ -323,7 +338,10 @@ Runner = Callable[[str, AnyPopulation, OmicsEmulator, argparse.Namespace], Await
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"min_delay": args.min_delay, "max_delay": args.max_delay, "max_tps": args.quota}
+    options = {"min_delay": args.min_delay, "max_delay": args.max_delay, "max_tps": args.quota}
+    if args.meter_provider is not None:  # the metrics run of --metrics
+        options["meter_provider"] = args.meter_provider
+    return options
 
 
 def _connect(url: str, args: argparse.Namespace) -> Any:
@@ -366,12 +384,44 @@ async def _unentered(url: str, args: argparse.Namespace) -> AsyncIterator[OmicsW
         yield OmicsWaiter(client, **_options(args))
 
 
+class _TimedRecorder:
+    """Passes every call on to a waiter's metrics recorder, adding up the CPU time of the
+    calling thread (the client's) that each takes (`--metrics`' accounting run)."""
+
+    def __init__(self, inner: Any, totals: dict[str, int]) -> None:
+        self._inner = inner
+        self._totals = totals
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+        totals = self._totals
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time_ns()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                totals["ns"] += time.thread_time_ns() - started
+                totals["calls"] += 1
+
+        return timed
+
+
+#: Set by `_run_metrics` for its accounting runs: where `_TimedRecorder` adds up.
+_RECORDING: dict[str, int] | None = None
+
+
 def _record_answers(waiter: OmicsWaiter, out: Outcome) -> None:
     """Note when each job's first final Get answer reaches the client.
 
     Wraps the waiter's request layer for this benchmark only (a private attribute): it
-    changes no decision, it only reads the answers on their way in.
+    changes no decision, it only reads the answers on their way in. In `--metrics`'
+    accounting runs, also times the waiter's metrics recorder (private attributes as well).
     """
+    if _RECORDING is not None:
+        timed = _TimedRecorder(waiter._metrics, _RECORDING)
+        waiter._api.metrics = timed
+        waiter._scheduler._metrics = timed
     api = waiter._api
     original = api.get
 
@@ -1127,8 +1177,21 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the second pass that measures each contender's tracemalloc peak",
     )
     parser.add_argument("--json", action="store_true", help="JSON on stdout (table on stderr)")
-    # Set per run: the moto server's URL, and a push contender's queue (see _push_queue).
-    parser.set_defaults(moto_url=None, events_queue_url=None)
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="run each contender of ours again with the OpenTelemetry SDK recording, and "
+        "report the client CPU overhead and the detection-delay histogram's p50/p95",
+    )
+    parser.add_argument(
+        "--metrics-repeats",
+        type=int,
+        default=3,
+        help="--metrics: pairs of runs (without, with the SDK) per contender (3)",
+    )
+    # Set per run: the moto server's URL, a push contender's queue (see _push_queue), and
+    # the meter provider of a metrics run.
+    parser.set_defaults(moto_url=None, events_queue_url=None, meter_provider=None)
     args = parser.parse_args(argv)
     if args.timeout is None:
         args.timeout = 4 * args.durations[1] + 60
@@ -1150,7 +1213,10 @@ def main(argv: list[str] | None = None) -> int:
         args.moto_url = moto.enter_context(_common.moto_server())
     with moto:
         results, total = _run_all(names, populations, args)
+        overheads = _run_metrics(results, populations, args) if args.metrics else []
     text = render(results, args) + f"\n\ntotal run time: {total:.0f} s"
+    if overheads:
+        text += "\n\n" + render_metrics(overheads, args)
     if args.json:
         print(text, file=sys.stderr)
         payload = {
@@ -1181,6 +1247,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "total_seconds": round(total, 1),
             "results": [r.to_json() for r in results],
+            "metrics": [o.to_json() for o in overheads],
         }
         json.dump(payload, sys.stdout, indent=2)
         print()
@@ -1217,6 +1284,245 @@ def _run_all(
             )
             result.tracemalloc_peak = traced.tracemalloc_peak
     return results, time.perf_counter() - started
+
+
+# -- metrics overhead (--metrics) -------------------------------------------------------------
+
+
+@dataclass
+class MetricsRun:
+    """One contender's pairs of runs without the SDK and with it, and what the SDK recorded
+    in the last run with it."""
+
+    plain_cpu: list[float]
+    recorded_cpu: list[float]
+    recorded: Result
+    accounted_cpu: float  # the client thread's CPU in the accounting run
+    recording_ns: int  # of which inside the recorder
+    recording_calls: int
+    delay_count: int
+    delay_p50: float | None
+    delay_p95: float | None
+    width_p50: float | None  # the width of the bucket each quantile falls in
+    width_p95: float | None
+    requests: int  # omics_waiter.requests, all outcomes
+
+    @property
+    def name(self) -> str:
+        return self.recorded.name
+
+    @property
+    def recording_share(self) -> float:
+        """The recorder's share of the client thread's CPU in the accounting run."""
+        return self.recording_ns / 1e9 / self.accounted_cpu
+
+    @property
+    def overhead(self) -> float:
+        """The median of the pairs' client CPU ratios, less 1."""
+        ratios = [r / p for p, r in zip(self.plain_cpu, self.recorded_cpu, strict=True)]
+        return statistics.median(ratios) - 1
+
+    def agrees(self, q: int) -> bool | None:
+        ours = self.delay_p50 if q == 50 else self.delay_p95
+        width = self.width_p50 if q == 50 else self.width_p95
+        theirs = percentile(self.recorded.latencies, q)
+        if ours is None or width is None or theirs is None:
+            return None
+        return abs(ours - theirs) <= width
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "contender": self.name,
+            "cpu_seconds_client_thread": {
+                "without_sdk": [round(c, 3) for c in self.plain_cpu],
+                "with_sdk": [round(c, 3) for c in self.recorded_cpu],
+                "median_pair_overhead": round(self.overhead, 4),
+            },
+            "detection_delay_histogram": {
+                "count": self.delay_count,
+                "p50": self.delay_p50,
+                "p95": self.delay_p95,
+                "bucket_width_p50": self.width_p50,
+                "bucket_width_p95": self.width_p95,
+            },
+            "detection_latency_benchmark": {
+                "n": len(self.recorded.latencies),
+                "p50": percentile(self.recorded.latencies, 50),
+                "p95": percentile(self.recorded.latencies, 95),
+            },
+            "accounting_run": {
+                "cpu_seconds_client_thread": round(self.accounted_cpu, 3),
+                "recording_cpu_seconds": round(self.recording_ns / 1e9, 4),
+                "recording_calls": self.recording_calls,
+                "recording_share": round(self.recording_share, 4),
+            },
+            "requests_recorded": self.requests,
+            "requests_emulator": self.recorded.total_requests,
+        }
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}"
+
+
+def histogram_quantile(
+    q: float, bounds: list[float], counts: list[int]
+) -> tuple[float | None, float | None]:
+    """Prometheus's ``histogram_quantile``: the q-quantile (0-1), interpolated linearly within
+    its bucket (the first bucket starts at 0), and that bucket's width."""
+    total = sum(counts)
+    if not total:
+        return None, None
+    rank = q * total
+    below = 0
+    for index, count in enumerate(counts):
+        if count and below + count >= rank:
+            low = 0.0 if index == 0 else bounds[index - 1]
+            if index == len(bounds):
+                return low, math.inf  # beyond the last bound: Prometheus answers that bound
+            high = bounds[index]
+            return low + (high - low) * (rank - below) / count, high - low
+        below += count
+    return None, None
+
+
+def _collected(reader: Any) -> dict[str, list[Any]]:
+    """The reader's data points by instrument name."""
+    points: dict[str, list[Any]] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data is not None else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    return points
+
+
+def _run_metrics(
+    results: list[Result], populations: dict[str, AnyPopulation], args: argparse.Namespace
+) -> list[MetricsRun]:
+    """Run each contender of ours again with the SDK recording (see the module docstring)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    runs = []
+    for result in results:
+        if result.name in ("aiobotocore", "runs-aiobotocore"):
+            continue
+        population = populations[SUITES[result.suite].population]
+        plain_cpu: list[float] = []
+        recorded_cpu: list[float] = []
+        for repeat in range(args.metrics_repeats):
+            print(
+                f"metrics pair {repeat + 1}/{args.metrics_repeats}: {result.name} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            reader = InMemoryMetricReader()
+            provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+            recorded_args = argparse.Namespace(**{**vars(args), "meter_provider": provider})
+            # Each half goes first in every other pair, so that neither gains from the order.
+            if repeat % 2 == 0:
+                plain_cpu.append(_run_one(result.name, population, args).cpu_client)
+            recorded = _run_one(result.name, population, recorded_args)
+            recorded_cpu.append(recorded.cpu_client)
+            if repeat % 2 == 1:
+                plain_cpu.append(_run_one(result.name, population, args).cpu_client)
+            # Collected after the run, outside the timed window: in a service an exporter
+            # collects on its own thread, not the waiter's.
+            points = _collected(reader)
+            provider.shutdown()
+        # The accounting run: the recorder's own CPU time, inside the client thread's.
+        global _RECORDING
+        _RECORDING = {"ns": 0, "calls": 0}
+        provider = MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
+        try:
+            accounted = _run_one(
+                result.name,
+                population,
+                argparse.Namespace(**{**vars(args), "meter_provider": provider}),
+            )
+            recording = _RECORDING
+        finally:
+            _RECORDING = None
+            provider.shutdown()
+        delays = points.get("omics_waiter.detection.delay", [])
+        bounds = list(delays[0].explicit_bounds) if delays else []
+        counts = [sum(c) for c in zip(*(p.bucket_counts for p in delays), strict=True)]
+        p50, width50 = histogram_quantile(0.5, bounds, counts)
+        p95, width95 = histogram_quantile(0.95, bounds, counts)
+        runs.append(
+            MetricsRun(
+                plain_cpu=plain_cpu,
+                recorded_cpu=recorded_cpu,
+                recorded=recorded,
+                accounted_cpu=accounted.cpu_client,
+                recording_ns=recording["ns"],
+                recording_calls=recording["calls"],
+                delay_count=sum(counts),
+                delay_p50=p50,
+                delay_p95=p95,
+                width_p50=width50,
+                width_p95=width95,
+                requests=int(sum(p.value for p in points.get("omics_waiter.requests", []))),
+            )
+        )
+    return runs
+
+
+def render_metrics(runs: list[MetricsRun], args: argparse.Namespace) -> str:
+    header = ["", *(r.name for r in runs)]
+
+    def row(label: str, fn: Callable[[MetricsRun], Any]) -> list[Any]:
+        return [label, *(fn(r) for r in runs)]
+
+    def quantile(r: MetricsRun, q: int) -> str:
+        ours = r.delay_p50 if q == 50 else r.delay_p95
+        width = r.width_p50 if q == 50 else r.width_p95
+        return f"{_common.seconds(ours)} (bucket {_common.seconds(width)})"
+
+    rows = [
+        row("pairs", lambda r: len(r.plain_cpu)),
+        row("CPU s, client thread, no SDK (median)", lambda r: _median(r.plain_cpu)),
+        row("CPU s, client thread, SDK recording (median)", lambda r: _median(r.recorded_cpu)),
+        row("overhead (median of the pairs)", lambda r: f"{100 * r.overhead:+.1f}%"),
+        row(
+            "  each pair",
+            lambda r: " ".join(
+                f"{100 * (b / a - 1):+.0f}%"
+                for a, b in zip(r.plain_cpu, r.recorded_cpu, strict=True)
+            ),
+        ),
+        row(
+            "accounting run: recorder's CPU (ms)",
+            lambda r: f"{r.recording_ns / 1e6:.1f} in {r.recording_calls} calls",
+        ),
+        row(
+            "  share of the client thread's CPU",
+            lambda r: f"{100 * r.recording_share:.2f}% of {r.accounted_cpu:.2f} s",
+        ),
+        row(
+            "requests: recorded / emulator", lambda r: f"{r.requests} / {r.recorded.total_requests}"
+        ),
+        row("detection delays recorded / jobs", lambda r: f"{r.delay_count} / {args.jobs}"),
+        row("benchmark p50 (s)", lambda r: _common.seconds(percentile(r.recorded.latencies, 50))),
+        row("histogram p50 (s)", lambda r: quantile(r, 50)),
+        row("benchmark p95 (s)", lambda r: _common.seconds(percentile(r.recorded.latencies, 95))),
+        row("histogram p95 (s)", lambda r: quantile(r, 95)),
+        row("p50, p95 within a bucket", lambda r: f"{r.agrees(50)}, {r.agrees(95)}"),
+    ]
+    worst = max((r.recording_share for r in runs), default=0.0)
+    return "\n".join(
+        [
+            "metrics: each contender of ours in pairs of runs, without the OpenTelemetry SDK and "
+            "with it recording (an SDK MeterProvider and an in-memory reader, meter_provider=); "
+            "the detection delays and requests are the last recording run's",
+            "",
+            _common.table(header, rows),
+            "",
+            f"target: client CPU at most 5% more with the SDK: {worst <= 0.05} (the recorder's "
+            f"share, worst {100 * worst:.2f}%; the pairs' ratios vary with the machine's load)",
+        ]
+    )
 
 
 def _cpus() -> int | None:

@@ -151,6 +151,17 @@ def test_a_waiter_no_longer_referenced_is_no_longer_reported(metrics: Metrics) -
     assert collect_on_a_thread(metrics) == {}
 
 
+def test_a_gone_waiters_requests_stay_counted(metrics: Metrics) -> None:
+    budget = LoopBudget(2.0)
+    recording = recorder(metrics.provider, budget)  # type: ignore[arg-type]
+    for _ in range(3):
+        recording.request("GetRun", "ok", 0.01)
+    assert metrics.value("omics_waiter.requests") == 3
+    del recording, budget
+    recorder(metrics.provider, LoopBudget(1.0)).request("GetRun", "ok", 0.01)  # type: ignore[arg-type]
+    assert metrics.value("omics_waiter.requests", operation="GetRun", outcome="ok") == 4
+
+
 def test_detection_delay_skips_jobs_not_seen_unfinished(metrics: Metrics) -> None:
     recording = recorder(metrics.provider, LoopBudget(1.0))  # type: ignore[arg-type]
 

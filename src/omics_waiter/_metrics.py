@@ -2,27 +2,33 @@
 
 This is the only module that imports OpenTelemetry, and it does so when a waiter is made,
 never at ``import omics_waiter``; without ``opentelemetry-api`` (the ``metrics`` extra) every
-waiter gets `NO_METRICS`, whose methods do nothing. With the API and no SDK the instruments are
-the API's no-op (or proxy) ones: nothing is kept. The engine calls a `Recorder` at its seams (the
-client adapter for every request, the scheduler when a job joins or leaves the watch and when a
-final event is delivered, the push receiver for every message); the recorder turns that into
-instruments and low-cardinality attributes (an operation, a kind, an outcome: never an ID).
+waiter gets `NO_METRICS`, whose methods do nothing. The engine calls a `Recorder` at its seams
+(the client adapter for every request, the scheduler when a job joins or leaves the watch and
+when a final event is delivered, the push receiver for every message); the recorder turns
+that into instruments and low-cardinality attributes (an operation, a kind, an outcome: never
+an ID).
 
 One set of instruments per meter provider (`_Instruments`, cached per provider): an SDK warns
-of a second instrument of the same name and would run a second gauge callback as well, so
-waiters that share a provider share its instruments. Without a provider passed, the global one
-is taken when the waiter is made; until an application sets one, that is the API's proxy,
-whose instruments delegate to the provider set later, so one set after ``import omics_waiter``
-or after a waiter was made is used from then on.
+of a second instrument of the same name and would run a second callback as well, so waiters
+that share a provider share its instruments. Without a provider passed, the global one is
+taken when the waiter is made; until an application sets one, that is the API's proxy, whose
+instruments delegate to the provider set later, so one set after ``import omics_waiter`` or
+after a waiter was made is used from then on.
 
-Gauges (the budget's rate and mode, push on or off) are observed by callbacks that run on the
-exporter's thread (a Prometheus scrape, a periodic reader): they never touch the event loop or
-its clock. The loop keeps plain values for them instead, after every request (`_Kept`), and the
-callbacks read those. Each instrument set holds weak references to the kept values of its live
-waiters (a tuple, replaced whole when a waiter joins, so a callback never sees it change under
-it); a waiter that is garbage-collected drops out. Waiters that share one budget share its kept
-values, so a budget is reported once; several budgets in one process add up (each its own rate;
-the mode gauge counts budgets per mode, which is 1 and 0 with one budget).
+Only the histograms (request duration, detection delay, event lag) are recorded as things
+happen: the API has no asynchronous histogram. Everything else is kept by the waiter as plain
+values (`_Kept`: totals it adds to, a dict increment, and the budget's rate and mode after each
+request) and reported by asynchronous instruments (observable counter, up-down counter and
+gauge) whose callbacks run when the exporter collects, on the exporter's thread (a Prometheus
+scrape, a periodic reader). So callbacks never touch the event loop or its clock, and the SDK's
+work stays off the loop: its synchronous ``add`` costs about 6 microseconds a call there (SDK
+1.45), a dict increment a tenth of one. Each instrument set holds weak references to the kept
+values of its live waiters (a tuple, replaced whole when a waiter joins, so a callback never
+sees it change under it); a waiter that is garbage-collected drops out of the gauges, and its
+totals move to the instrument set's (`_Instruments.retire`), so a counter never goes down.
+Waiters that share one budget share its kept values, so a budget is reported once; several
+budgets in one process add up (each its own rate; the mode gauge counts budgets per mode,
+which is 1 and 0 with one budget).
 
 Detection delay is the service's completion time (``completionTime``; ``stopTime`` for runs and
 tasks) to the moment the scheduler delivered the final job to its waits, both wall-clock times,
@@ -35,9 +41,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidInputError, JobNotFoundError, WaitTimeoutError
@@ -142,15 +149,40 @@ def recorder(meter_provider: object | None, budget: Budget) -> Recorder:
 # -- the instruments ------------------------------------------------------------------------
 
 
-class _Kept:
-    """Values kept for the gauge callbacks: written on the loop, read on the exporter's thread."""
+#: The totals a waiter keeps for the observed counters, and their attributes' names.
+_COUNTED: Mapping[str, tuple[str, ...]] = {
+    "requests": ("operation", "outcome"),
+    "waits": ("kind", "outcome"),
+    "events": ("outcome",),
+    "watched": ("kind",),
+}
+_MONOTONIC = ("requests", "waits", "events")  # kept after their waiter is gone
 
-    __slots__ = ("__weakref__", "mode", "push", "rates")
+
+class _Kept:
+    """Values kept for the callbacks: written on the loop, read on the exporter's thread.
+
+    Each dict is replaced whole when a key is added, and only its values change in place, so
+    a reader on another thread never sees one change size under it.
+    """
+
+    __slots__ = ("__weakref__", "events", "mode", "push", "rates", "requests", "waits", "watched")
 
     def __init__(self) -> None:
-        self.rates: dict[str, float] = {}  # replaced whole when an operation is added
+        self.rates: dict[str, float] = {}
         self.mode: str | None = None
         self.push: bool | None = None  # None: no push source
+        self.requests: dict[tuple[str, ...], int] = {}
+        self.waits: dict[tuple[str, ...], int] = {}
+        self.events: dict[tuple[str, ...], int] = {}
+        self.watched: dict[tuple[str, ...], int] = {}
+
+    def add(self, field: str, key: tuple[str, ...], n: int = 1) -> None:
+        counts: dict[tuple[str, ...], int] = getattr(self, field)
+        if key in counts:
+            counts[key] += n
+        else:
+            setattr(self, field, {**counts, key: n})
 
 
 class _Instruments:
@@ -160,8 +192,11 @@ class _Instruments:
         from opentelemetry.metrics import Observation
 
         self._observation = Observation
-        self.requests = meter.create_counter(
+        self._lock = threading.Lock()  # between callbacks and `retire`, never on the loop
+        self._retired: dict[str, dict[tuple[str, ...], int]] = {f: {} for f in _MONOTONIC}
+        meter.create_observable_counter(
             f"{NAME}.requests",
+            callbacks=[self._counted("requests")],
             unit="{request}",
             description="Omics requests, by operation and outcome",
         )
@@ -172,13 +207,15 @@ class _Instruments:
             "Duration of Omics requests, by operation",
             DURATION_BUCKETS,
         )
-        self.watched = meter.create_up_down_counter(
+        meter.create_observable_up_down_counter(
             f"{NAME}.jobs.watched",
+            callbacks=[self._counted("watched")],
             unit="{job}",
             description="Jobs some wait or watch is on now, by kind",
         )
-        self.waits = meter.create_counter(
+        meter.create_observable_counter(
             f"{NAME}.waits",
+            callbacks=[self._counted("waits")],
             unit="{wait}",
             description="Waits and watches ended, one per job, by kind and outcome",
         )
@@ -190,8 +227,9 @@ class _Instruments:
             "and source (poll or push)",
             DELAY_BUCKETS,
         )
-        self.events = meter.create_counter(
+        meter.create_observable_counter(
             f"{NAME}.events",
+            callbacks=[self._counted("events")],
             unit="{event}",
             description="Push messages received, by outcome",
         )
@@ -250,6 +288,33 @@ class _Instruments:
 
     def _kept(self) -> list[_Kept]:
         return [k for k in (ref() for ref in self._live) if k is not None]
+
+    def retire(self, own: _Kept) -> None:
+        """A waiter is gone: its totals stay in the counters (which never go down)."""
+        with self._lock:
+            for field in _MONOTONIC:
+                retired = self._retired[field]
+                for key, n in getattr(own, field).items():
+                    retired[key] = retired.get(key, 0) + n
+                setattr(own, field, {})
+            own.watched = {}
+            own.push = None
+
+    def _counted(self, field: str) -> Callable[[Any], Iterable[Any]]:
+        names = _COUNTED[field]
+
+        def observe(options: Any) -> Iterable[Any]:
+            with self._lock:
+                totals = dict(self._retired.get(field, {}))
+                for kept in self._kept():
+                    for key, n in list(getattr(kept, field).items()):
+                        totals[key] = totals.get(key, 0) + n
+            return [
+                self._observation(n, dict(zip(names, key, strict=True)))
+                for key, n in sorted(totals.items())
+            ]
+
+        return observe
 
     def _rates(self, options: Any) -> Iterable[Any]:
         totals: dict[str, float] = {}
@@ -341,17 +406,18 @@ def completion(job: Any) -> dt.datetime | None:
 class _OtelRecorder(Recorder):
     """Records through one `_Instruments`, for one waiter."""
 
-    __slots__ = ("_budget", "_i", "_kept", "_own")
+    __slots__ = ("__weakref__", "_budget", "_i", "_kept", "_own")
 
     def __init__(self, instruments: _Instruments, budget: Budget) -> None:
         self._i = instruments
         self._budget = budget
         self._kept, self._own = instruments.keep(budget)
         self._kept.mode = budget.mode
+        weakref.finalize(self, instruments.retire, self._own)
 
     def request(self, operation: str, outcome: str, seconds: float) -> None:
         i = self._i
-        i.requests.add(1, i.attributes("operation", operation, "outcome", outcome))
+        self._own.add("requests", (operation, outcome))
         i.duration.record(seconds, i.attributes("operation", operation))
         # What the gauges read: the budget as it is after this request (and its throttle).
         kept = self._kept
@@ -363,10 +429,10 @@ class _OtelRecorder(Recorder):
         kept.mode = self._budget.mode
 
     def watched(self, kind: Kind[Any], delta: int) -> None:
-        self._i.watched.add(delta, self._i.attributes("kind", kind.word))
+        self._own.add("watched", (kind.word,), delta)
 
     def _wait(self, kind: Kind[Any], outcome: str) -> None:
-        self._i.waits.add(1, self._i.attributes("kind", kind.word, "outcome", outcome))
+        self._own.add("waits", (kind.word, outcome))
 
     def reached(self, kind: Kind[Any], job: Any, until: str | None) -> None:
         self._wait(kind, wait_outcome(kind, str(job.status), until))
@@ -388,7 +454,7 @@ class _OtelRecorder(Recorder):
         self._i.delay.record(delay, self._i.attributes("kind", kind.word, "source", source))
 
     def event(self, outcome: str, sent: dt.datetime | None = None) -> None:
-        self._i.events.add(1, self._i.attributes("outcome", outcome))
+        self._own.add("events", (outcome,))
         if sent is not None:
             self._i.lag.record(max(0.0, time.time() - sent.timestamp()))
 

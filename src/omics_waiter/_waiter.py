@@ -231,7 +231,7 @@ class OmicsWaiter:
         clock: Clock | None = None,
         budget: Budget | None = None,
         reconcile_delay: float = DEFAULT_RECONCILE_DELAY,
-        meter_provider: Any = None,
+        meter_provider: object | None = None,
     ) -> None:
         self._timing = _timing(min_delay, max_delay, not_found_grace)
         self._timeout = check_seconds("timeout", timeout, allow_inf=True)
@@ -427,7 +427,7 @@ class OmicsWaiter:
         budget_url: str | None = None,
         events_queue_url: str | None = None,
         sqs_endpoint_url: str | None = None,
-        meter_provider: Any = None,
+        meter_provider: object | None = None,
         **options: Any,
     ) -> AsyncIterator[OmicsWaiter]:
         """Create an Omics client, wrap it in a waiter, and close the client on exit.
