@@ -206,7 +206,9 @@ async def test_jobs_watched_counts_each_job_once_by_kind_while_it_is_watched(
 async def test_detection_delay_is_completion_to_delivery(
     emu: OmicsEmulator, metrics: Metrics
 ) -> None:
-    refs = [add(emu, STORE, ends("COMPLETED", 0.3 + i / 10)) for i in range(6)]
+    # Every job must be seen unfinished first (a job final at first sight has no delay): they
+    # end 1.5 s on, which a loaded machine's connect and first sweep stay well within.
+    refs = [add(emu, STORE, ends("COMPLETED", 1.5 + i / 10)) for i in range(6)]
     delivered: list[float] = []  # the final event's time (taken as it is delivered)
     received: list[float] = []  # the benchmark's definition, on the emulator's clock
     async with connect(emu, metrics) as waiter:
@@ -229,7 +231,7 @@ async def test_detection_delay_counts_jobs_only_a_list_saw_unfinished(
     emu: OmicsEmulator, metrics: Metrics
 ) -> None:
     # wait_many asks for each job by ID only once a List shows it finished.
-    refs = [add(emu, STORE, ends("COMPLETED", 0.3 + i / 10)) for i in range(5)]
+    refs = [add(emu, STORE, ends("COMPLETED", 1.5 + i / 10)) for i in range(5)]
     async with connect(emu, metrics) as waiter:
         with anyio.fail_after(10):
             outcomes = await waiter.wait_many(refs)
