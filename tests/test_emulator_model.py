@@ -62,6 +62,8 @@ def test_each_kinds_statuses_are_the_models() -> None:
             "GetReferenceImportJob",
         ),
         ("GET", "/workflow/1/version/v%2E1", "h", "GetWorkflowVersion"),
+        ("GET", "/workflow", "h", "ListWorkflows"),
+        ("GET", "/workflow/1", "h", "GetWorkflow"),
         ("DELETE", "/run/1234567", "h", None),
         ("GET", "/run/1234567/extra/parts", "h", None),
     ],

@@ -305,3 +305,27 @@ async def test_version_of_an_unknown_workflow_is_refused_by_the_test_api() -> No
         emu.add_workflow_version(workflow, "v1")
         with pytest.raises(ValueError, match="v1"):
             emu.add_workflow_version(workflow, "v1")
+
+
+async def test_list_workflows_pages_newest_first_and_filters_by_name_and_type(
+    make_client: Any,
+) -> None:
+    clock = ManualClock()
+    async with OmicsEmulator(clock=clock, job_seconds=(1, 1)) as emu:
+        client = await make_client(emu)
+        older = [emu.add_workflow(name="germline") for _ in range(2)]
+        newest = emu.add_workflow(name="somatic")
+        clock.advance(1.0)
+        first = await client.list_workflows(maxResults=2)
+        second = await client.list_workflows(maxResults=2, startingToken=first["nextToken"])
+        named = await client.list_workflows(name="somatic")
+        ready = await client.list_workflows(type="READY2RUN")
+        with pytest.raises(ClientError) as other_filter:
+            await client.list_workflows(name="germline", startingToken=first["nextToken"])
+    assert output_problems("ListWorkflows", first) == []
+    assert [w["id"] for w in first["items"] + second["items"]] == [newest, *reversed(older)]
+    assert "nextToken" not in second
+    assert {w["status"] for w in first["items"]} == {"ACTIVE"}
+    assert [w["id"] for w in named["items"]] == [newest]
+    assert ready["items"] == []
+    assert error_of(other_filter) == ("ValidationException", 400)

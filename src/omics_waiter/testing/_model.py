@@ -72,6 +72,7 @@ SERVED_OPERATIONS: tuple[str, ...] = (
     "ListAnnotationImportJobs",
     "CreateWorkflow",
     "GetWorkflow",
+    "ListWorkflows",
     "CreateWorkflowVersion",
     "GetWorkflowVersion",
 )

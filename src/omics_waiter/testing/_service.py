@@ -121,6 +121,7 @@ class Service:
             "ListAnnotationImportJobs": self._list_analytics(Kind.ANNOTATION_IMPORT_JOB),
             "CreateWorkflow": self._create_workflow,
             "GetWorkflow": self._get_workflow,
+            "ListWorkflows": self._list_workflows,
             "CreateWorkflowVersion": self._create_version,
             "GetWorkflowVersion": self._get_version,
         }
@@ -870,6 +871,33 @@ class Service:
     def _get_workflow(self, params: dict[str, Any], now: float) -> dict[str, Any]:
         workflow = self._visible(Kind.WORKFLOW, (params["id"],), now)
         return self._workflow_body(workflow, workflow.snapshot(now))
+
+    def _list_workflows(self, params: dict[str, Any], now: float) -> dict[str, Any]:
+        # Every emulated workflow is PRIVATE; the List has no status filter.
+        name = params.get("name")
+        kind = params.get("type")
+
+        def match(job: Job, _: JobSnapshot) -> bool:
+            if kind is not None and kind != "PRIVATE":
+                return False
+            return name is None or job.attrs.get("name") == name
+
+        flt = ListFilter(match=match, extra_key=f"{name}|{kind}")
+        items, token = self._listing(Kind.WORKFLOW, "", params, flt, "startingToken", now)
+        payload: dict[str, Any] = {"items": [self._workflow_item(job, snap) for job, snap in items]}
+        if token is not None:
+            payload["nextToken"] = token
+        return payload
+
+    def _workflow_item(self, job: Job, snapshot: JobSnapshot) -> dict[str, Any]:
+        body = self._workflow_body(job, snapshot)
+        item: dict[str, Any] = {
+            key: body[key]
+            for key in ("arn", "id", "name", "status", "type", "digest", "creationTime")
+            if key in body
+        }
+        item["metadata"] = {}
+        return item
 
     def _create_version(self, params: dict[str, Any], now: float) -> dict[str, Any]:
         workflow_id = params["workflowId"]
