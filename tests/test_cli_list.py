@@ -26,6 +26,7 @@ REFERENCE_STORE = "3100000002"
 R1 = "1000000001"
 DONE = [Step(at=0.0, status="COMPLETED")]
 RUNS_ON = [Step(at=0.0, status="RUNNING")]
+ACTIVE = [Step(at=0.0, status="ACTIVE")]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,7 @@ def test_every_kind_with_a_list_is_listed_with_its_id_fields_and_its_ids_for_wai
         "task": ([run], task),
         "variant-import": ([], emu.add(lambda e: e.add_variant_import_job("store", 1))),
         "annotation-import": ([], emu.add(lambda e: e.add_annotation_import_job("store", 1))),
+        "workflow": ([], emu.add(lambda e: e.add_workflow(timeline=ACTIVE))),
     }
     for word, (scope, job_id) in added.items():
         wanted = parse_ref(word, "/".join([*scope, job_id]))
@@ -88,7 +90,9 @@ def _id_fields(ref: Any) -> list[str]:
 
 
 def _last(line: dict[str, Any]) -> str:
-    return {"run": "run_id", "task": "task_id"}.get(line["kind"], "job_id")
+    return {"run": "run_id", "task": "task_id", "workflow": "workflow_id"}.get(
+        line["kind"], "job_id"
+    )
 
 
 def test_status_and_limit_filter_what_is_listed(emu: KindsEmulator) -> None:
@@ -100,6 +104,17 @@ def test_status_and_limit_filter_what_is_listed(emu: KindsEmulator) -> None:
     assert len(listing(emu, "run", "--limit", "1", "-q").stdout.split()) == 1
 
 
+def test_workflows_are_filtered_by_status_here_across_full_pages(emu: KindsEmulator) -> None:
+    # ListWorkflows has no status filter: the one failed workflow sits behind a full page of
+    # newer active ones, and --limit 1 must not stop at the first page.
+    failed = emu.add(lambda e: e.add_workflow(timeline=[Step(at=0.0, status="FAILED")]))
+    emu.add(lambda e: [e.add_workflow(timeline=ACTIVE) for _ in range(100)])
+    before = emu.stats().get("ListWorkflows", {}).get("200", 0)
+    ids = listing(emu, "workflow", "--status", "failed", "--limit", "1", "-q").stdout.split()
+    assert ids == [failed]
+    assert emu.stats()["ListWorkflows"]["200"] - before >= 2
+
+
 def test_a_scope_that_does_not_exist_exits_4_with_one_line(emu: KindsEmulator) -> None:
     result = listing(emu, "task", "999999")
     assert result.exit_code == 4
@@ -107,7 +122,9 @@ def test_a_scope_that_does_not_exist_exits_4_with_one_line(emu: KindsEmulator) -
 
 
 BAD = [
-    (["workflow"], "workflows cannot be listed"),
+    (["workflow-version"], "workflow versions cannot be listed"),
+    (["workflow", "1234"], "list workflow takes no scope"),
+    (["workflow", "--status", "RUNNING"], "--status for workflows must be one of CREATING"),
     (["run", "1234"], "list run takes no scope"),
     (["task"], "list task needs RUN_ID"),
     (["task", "12x"], "RUN_ID must be a string of 1 to 18 digits, got '12x'"),
@@ -150,5 +167,5 @@ def test_list_help_gives_lists_own_exit_codes() -> None:
     flat = " ".join(CliRunner().invoke(main, ["list", "--help"]).output.split())
     assert "0 listed" in flat
     assert "a job ended" not in flat  # wait's, not list's
-    for word in ("run", "task", "variant-import", "REFERENCE_STORE_ID"):
+    for word in ("run", "task", "variant-import", "workflow", "REFERENCE_STORE_ID"):
         assert word in flat

@@ -257,6 +257,21 @@ async def test_jobs_sharing_a_list_are_swept_with_it_and_cost_few_gets(
     assert (lists >= 1, gets < polls / 2) == (True, True), (gets, lists, polls)
 
 
+@pytest.mark.asyncio
+async def test_workflows_past_the_batch_threshold_are_polled_with_getworkflow_only(
+    emulator: OmicsEmulator, make_client: MakeClient
+) -> None:
+    # `list workflow` reads ListWorkflows, which the emulator serves; waits must not sweep it.
+    refs = [add(emulator, "workflow", "success", at=0.3) for _ in range(BATCH_THRESHOLD)]
+    waiter = await new_waiter(emulator, make_client)
+    emulator.stats.reset()
+    with anyio.fail_after(15):
+        results = await waiter.wait_many(refs, timeout=10)
+    assert [type(r) for r in results] == [KINDS["workflow"].model] * len(refs), results
+    assert emulator.stats.count("ListWorkflows") == 0
+    assert emulator.stats.count("GetWorkflow") >= len(refs)
+
+
 # -- wait_many over mixed kinds -------------------------------------------------------------
 
 

@@ -477,7 +477,8 @@ _LIST_EXIT_CODES = (
 @click.option(
     "--status",
     metavar="STATUS",
-    help="Only jobs with this status (any case; one the kind's List filters by).",
+    help="Only jobs with this status (any case; one the kind's List filters by; workflows: "
+    "one a workflow has, applied by omics-waiter).",
 )
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N jobs.")
 @_shared(
@@ -509,6 +510,8 @@ def list_(
       task              RUN_ID              (the run's tasks)
       variant-import    (none)
       annotation-import (none)
+      workflow          (none: the account's private workflows; --status is applied
+                        by omics-waiter, as ListWorkflows has no status filter)
 
     A table on a terminal; one JSON object per job with --json or when stdout is not a
     terminal; only the IDs with --quiet. Failed requests are retried until --timeout;

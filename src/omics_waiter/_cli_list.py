@@ -3,12 +3,15 @@
 Every kind with a List operation (`Kind.listing` in `_kinds`) can be listed: a store's
 read set activation, import and export jobs and reference import jobs (SCOPE: the store),
 a run's tasks (SCOPE: the run), and the account's runs and variant and annotation import
-jobs (no SCOPE). Pages come from `OmicsApi.list_page`, the same code the scheduler sweeps
-with; a failed request is retried with the waiter's retry backoff until ``--timeout``, and
-each retry is reported as a `PollRetrying` (``ref`` None, the scope as its batch).
+jobs and workflows (no SCOPE). Pages come from `OmicsApi.list_page`, the same code the
+scheduler sweeps with; a failed request is retried with the waiter's retry backoff until
+``--timeout``, and each retry is reported as a `PollRetrying` (``ref`` None, the scope as its
+batch). Workflows are listed through `WORKFLOW_LISTING`, which the scheduler never uses.
 
 `list_request` checks the words (kind, scope, status, limit) before any request; the allowed
-statuses are those of the List operation's status filter in botocore's service model.
+statuses are those of the List operation's status filter in botocore's service model. A List
+without one (ListWorkflows) is filtered here, page by page, by the status its items carry:
+the allowed statuses are then that item's enum.
 """
 
 from __future__ import annotations
@@ -22,16 +25,29 @@ from typing import Any
 
 from ._errors import InvalidInputError
 from ._events import PollRetrying
-from ._kinds import KINDS, Kind, Summary
+from ._kinds import KINDS, WORKFLOW_LISTING, Kind, Listing, Summary
 from ._refs import check_field
 from ._waiter import OmicsWaiter
 
-__all__ = ["LISTABLE", "ListRequest", "list_jobs", "list_request", "scope_field", "summary_record"]
+__all__ = [
+    "LISTABLE",
+    "LISTINGS",
+    "ListRequest",
+    "list_jobs",
+    "list_request",
+    "scope_field",
+    "summary_record",
+]
 
 logger = logging.getLogger("omics_waiter")
 
+#: The List of each kind `list` takes: the scheduler's, and ListWorkflows.
+LISTINGS: dict[str, Listing] = {
+    **{word: kind.listing for word, kind in KINDS.items() if kind.listing is not None},
+    "workflow": WORKFLOW_LISTING,
+}
 #: The kinds `list` takes: those with a List operation.
-LISTABLE = tuple(word for word, kind in KINDS.items() if kind.listing is not None)
+LISTABLE = tuple(LISTINGS)
 _PAGE = 100  # the most a List page holds
 
 
@@ -47,18 +63,31 @@ def scope_field(word: str) -> str | None:
 
 
 @functools.cache
-def list_statuses(word: str) -> tuple[str, ...]:
-    """The statuses a kind's List filters by: the service model's enum for it."""
+def _status_shape(word: str) -> tuple[bool, tuple[str, ...]]:
+    """Whether a kind's List filters by status, and the statuses it may be asked for: the
+    service model's enum of the filter, or (without one) of the status its items carry."""
     import botocore.session
 
-    listing = KINDS[word].listing
-    assert listing is not None
+    listing = LISTINGS[word]
     model = botocore.session.get_session().get_service_model("omics")
-    shape: Any = model.operation_model(listing.operation.name).input_shape
-    members = shape.members
+    operation: Any = model.operation_model(listing.operation.name)
+    members = operation.input_shape.members
     if listing.status_param == "filter.status":
         members = members["filter"].members
-    return tuple(members["status"].enum)
+    if "status" in members:
+        return True, tuple(members["status"].enum)
+    item = operation.output_shape.members[listing.page_field].member
+    return False, tuple(item.members["status"].enum)
+
+
+def list_statuses(word: str) -> tuple[str, ...]:
+    """The statuses ``--status`` takes for a kind."""
+    return _status_shape(word)[1]
+
+
+def filters_by_status(word: str) -> bool:
+    """Whether the service filters a kind's List by status (else `list_jobs` does)."""
+    return _status_shape(word)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,8 +173,9 @@ async def list_jobs(
         AccessDeniedError, ServiceError (the scope was not found: code
         ResourceNotFoundException), UnexpectedResponseError, WaitTimeoutError.
     """
-    listing = request.kind.listing
-    assert listing is not None
+    listing = LISTINGS[request.word]
+    # Without a status filter in the request, full pages are read and filtered here.
+    served = request.status is None or filters_by_status(request.word)
     # One deadline for every page: the listing, not each request, gets the waiter's timeout.
     deadline = waiter._clock.now() + waiter._timeout
     field = scope_field(request.word) or "scope"
@@ -153,14 +183,16 @@ async def list_jobs(
     jobs: list[Summary] = []
     token: str | None = None
     while request.limit is None or len(jobs) < request.limit:
-        size = _PAGE if request.limit is None else min(_PAGE, request.limit - len(jobs))
+        size = (
+            _PAGE if request.limit is None or not served else min(_PAGE, request.limit - len(jobs))
+        )
         page, token = await waiter._retrying(
             functools.partial(
                 waiter._api.list_page,
                 listing,
                 request.batch,
                 token=token,
-                status=request.status,
+                status=request.status if served else None,
                 max_results=size,
             ),
             request.batch,
@@ -169,7 +201,7 @@ async def list_jobs(
             scope=scope,
             deadline=deadline,
         )
-        jobs.extend(page)
+        jobs.extend(page if served else [job for job in page if job.status == request.status])
         if token is None:
             break
     return jobs if request.limit is None else jobs[: request.limit]

@@ -59,7 +59,7 @@ from ._refs import (
     WorkflowVersionRef,
 )
 
-__all__ = ["KINDS", "Kind", "Listing", "Operation", "Summary", "kind_of"]
+__all__ = ["KINDS", "WORKFLOW_LISTING", "Kind", "Listing", "Operation", "Summary", "kind_of"]
 
 JobT = TypeVar("JobT")
 Params = dict[str, Any]
@@ -558,6 +558,21 @@ WORKFLOW_VERSION: Kind[WorkflowVersion] = Kind(
     get_params=lambda r: {"workflowId": r.workflow_id, "versionName": r.version_name},
     parse=lambda raw, ref: parse_workflow_version(raw),
     **_WORKFLOW,  # type: ignore[arg-type]
+)
+
+#: ListWorkflows, for ``omics-waiter list workflow`` only. It is not `WORKFLOW.listing`, so
+#: the scheduler never batches workflow waits through it: a workflow is polled with
+#: GetWorkflow alone (ListWorkflows has no status filter, so a sweep could not narrow to the
+#: workflows still being created, and the account's workflows outlive their creation).
+#: It asks for PRIVATE workflows: those GetWorkflow finds without a type, so that every ID
+#: listed is one ``wait workflow`` takes.
+WORKFLOW_LISTING = Listing(
+    operation=Operation("ListWorkflows", "list_workflows"),
+    batch=lambda ref: (),
+    params=lambda batch: {"type": "PRIVATE"},
+    page_field="items",
+    token_param="startingToken",
+    summary=_analytics_summary(WorkflowRef, "a ListWorkflows item"),
 )
 
 KINDS: dict[str, Kind[Any]] = {

@@ -37,7 +37,8 @@ from omics_waiter import (
     JobPartiallyFailedError,
     JobRef,
 )
-from omics_waiter._kinds import KINDS, Kind
+from omics_waiter._cli_list import LISTINGS
+from omics_waiter._kinds import KINDS, WORKFLOW_LISTING, Kind
 from omics_waiter._policy import reached, verdict
 from omics_waiter._refs import _UUID, REF_TYPES, RULES
 
@@ -424,7 +425,7 @@ def test_a_kinds_operations_and_parameters_are_the_models(word: str) -> None:
     ref = response_ref(word)
     _check_operation(kind.get.name, kind.get.method)
     assert kind.ref_type is type(ref) and kind.ref_type.kind == word
-    listing = kind.listing
+    listing = LISTINGS.get(word)
     if listing is not None:
         _check_operation(listing.operation.name, listing.operation.method)
         operation = MODEL.operation_model(listing.operation.name)
@@ -456,10 +457,13 @@ def test_a_kinds_operations_and_parameters_are_the_models(word: str) -> None:
 
 # A List item of each listing, as the model shapes it (checked below).
 def _list_item(word: str) -> dict[str, Any]:
-    full = response(word, "IN_PROGRESS" if word not in ("run", "task") else "RUNNING")
+    full = response(
+        word, {"run": "RUNNING", "task": "RUNNING", "workflow": "ACTIVE"}.get(word, "IN_PROGRESS")
+    )
     keep = {
         "run": ("arn", "id", "status"),
         "task": ("taskId", "status"),
+        "workflow": ("id", "status"),
     }.get(word)
     if keep is not None:
         item = {k: full[k] for k in keep}
@@ -473,11 +477,9 @@ def _list_item(word: str) -> dict[str, Any]:
     return item
 
 
-@pytest.mark.parametrize("word", [w for w in WORDS if KINDS[w].listing is not None])
+@pytest.mark.parametrize("word", list(LISTINGS))
 def test_a_model_shaped_list_item_reads_as_the_job_it_lists(word: str) -> None:
-    kind = KINDS[word]
-    listing = kind.listing
-    assert listing is not None
+    listing = LISTINGS[word]
     ref = response_ref(word)
     item = _list_item(word)
     shape = MODEL.operation_model(listing.operation.name).output_shape
@@ -489,6 +491,13 @@ def test_a_model_shaped_list_item_reads_as_the_job_it_lists(word: str) -> None:
         item["status"],
         item["creationTime"],
     )
+
+
+def test_the_workflow_listing_is_for_list_alone_so_workflow_waits_never_batch() -> None:
+    # The scheduler batches a kind through `Kind.listing`; workflows keep GetWorkflow.
+    assert KINDS["workflow"].listing is None
+    assert LISTINGS["workflow"] is WORKFLOW_LISTING
+    assert WORKFLOW_LISTING.params(()) == {"type": "PRIVATE"}
 
 
 GET_CASES = [
