@@ -992,7 +992,7 @@ def _push_targets(by_name: dict[str, Result], args: argparse.Namespace) -> list[
         failed = len(result.outcome.failures)
         lines += [
             "",
-            f"targets of issue 12 ({name}):",
+            f"push targets ({name}):",
             f"  Omics requests per job <= 1.2: {per_job <= 1.2} ({per_job:.2f})",
             f"  p50 detection <= {p50_target:.2f} s (median event delay + 0.3 s): "
             f"{p50 is not None and p50 <= p50_target} ({_common.seconds(p50)} s)",
@@ -1022,7 +1022,7 @@ def _targets(
     if suite.name == "jobs":
         ours, sdk = by_name.get("ours-many"), by_name.get("aiobotocore")
         if ours and sdk:
-            lines += ["", "targets of issue 4 (ours-many vs aiobotocore):"]
+            lines += ["", "targets against the SDK waiter (ours-many vs aiobotocore):"]
             ours_p50, sdk_p50 = percentile(ours.latencies, 50), percentile(sdk.latencies, 50)
             ratio = sdk_p50 / ours_p50 if ours_p50 and sdk_p50 else None
             fewer = sdk.total_requests / ours.total_requests if ours.total_requests else None
@@ -1048,7 +1048,7 @@ def _targets(
     present = [r for r in singles if r is not None]
     if many is None and not present:
         return lines
-    lines += ["", "targets of issue 10:"]
+    lines += ["", "engine targets:"]
     for single in present:
         if many is not None and many.total_requests:
             ratio = single.total_requests / many.total_requests

@@ -15,8 +15,8 @@ The watch is measured twice, each time in a fresh child: with tracemalloc on (``
 traced memory, and where the memory goes: tracemalloc's top allocations by line and by file,
 from the idle baseline to the end), and without it (``ours-untraced``: RSS alone, since tracing
 itself costs memory for every block it tracks). The idle baseline is the first sample: imports
-done, the waiter connected and entered, garbage collected, no job watched yet. The target of
-issue 10 is RSS over that baseline, untraced, at most 50 MiB.
+done, the waiter connected and entered, garbage collected, no job watched yet. The target is RSS
+over that baseline, untraced, at most 50 MiB.
 
 Optionally (``--naive``), the same population watched the naive way: one aiobotocore waiter per
 job under ``asyncio.gather``, for a shorter window (``--naive-seconds``), to compare memory.
