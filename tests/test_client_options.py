@@ -124,3 +124,43 @@ async def test_making_a_client_reads_no_service_model_on_the_event_loop(
     finally:
         _LOOP_THREAD.clear()
     assert _LOOP_READS == []
+
+
+@pytest.mark.asyncio
+async def test_the_events_queues_client_takes_verify_and_a_config_but_keeps_its_own_rules(
+    moto_server: str,
+) -> None:
+    from aiobotocore.config import AioConfig
+
+    from omics_waiter.events import SqsEventSource
+
+    config = AioConfig(
+        user_agent_extra="from-the-connection",
+        retries={"mode": "adaptive", "total_max_attempts": 5},
+        read_timeout=3,
+    )
+    source = SqsEventSource(
+        f"{moto_server}/123456789012/any-queue",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        wait_seconds=20,
+        verify=False,
+        client_config=config,
+    )
+    async with source:
+        client = await source._sqs()
+        made = client.meta.config
+        assert (made.user_agent_extra, made.retries["total_max_attempts"], made.read_timeout) == (
+            "from-the-connection",
+            1,
+            30,
+        )
+        assert client._endpoint.http_session._verify is False
+
+
+def test_the_events_queues_client_refuses_a_bad_config_before_any_request() -> None:
+    from omics_waiter.events import SqsEventSource
+
+    with pytest.raises(InvalidInputError, match="client_config must be a botocore Config"):
+        SqsEventSource("http://127.0.0.1:1/123456789012/q", client_config={"retries": 1})

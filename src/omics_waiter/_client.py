@@ -402,6 +402,22 @@ def check_client_options(verify: object, client_config: object) -> None:
         )
 
 
+def layered_config(defaults: dict[str, Any], config: object | None, ours: dict[str, Any]) -> Any:
+    """The client config: `defaults`, then every option a caller's `config` sets, then
+    `ours` and retries off (the caller retries, within its budget), which always win.
+
+    ``Config.merge``: the options the other config sets win; a plain botocore ``Config``
+    merges as well (merge reads only the options it sets).
+    """
+    from aiobotocore.config import AioConfig
+
+    merged = AioConfig(**defaults)
+    if config is not None:
+        merged = merged.merge(cast(AioConfig, config))
+    retries_off: dict[str, Any] = {"retries": {"mode": "standard", "total_max_attempts": 1}}
+    return merged.merge(AioConfig(**retries_off, **ours))
+
+
 def parse_timestamp(value: str) -> dt.datetime:
     """botocore's timestamp parser, made fast for the ISO-8601 strings HealthOmics sends.
 
@@ -702,7 +718,6 @@ async def open_omics_client(
     model's JSON would otherwise block the event loop for about 0.1-0.2 s per client.
     """
     import aiobotocore.session
-    from aiobotocore.config import AioConfig
     from aiobotocore.parsers import AioResponseParserFactory
 
     ours: dict[str, Any] = {}
@@ -719,17 +734,10 @@ async def open_omics_client(
         # Host prefixes ("control-storage-") belong to AWS's own endpoints: on any other
         # endpoint they would make every request go to a host that does not exist.
         custom_endpoint = endpoint_url is not None or _configured_endpoint(session)
-        # merge(): the options the other Config sets win.
-        merged = AioConfig(connect_timeout=connect_timeout, read_timeout=read_timeout)
-        if config is not None:
-            # A plain botocore Config merges as well: merge() reads only the options it sets.
-            merged = merged.merge(cast(AioConfig, config))
-        merged = merged.merge(
-            AioConfig(
-                retries={"mode": "standard", "total_max_attempts": 1},
-                inject_host_prefix=not custom_endpoint,
-                **ours,
-            )
+        merged = layered_config(
+            {"connect_timeout": connect_timeout, "read_timeout": read_timeout},
+            config,
+            {"inject_host_prefix": not custom_endpoint, **ours},
         )
         maker = session.create_client(
             "omics",

@@ -28,7 +28,15 @@ import anyio
 import botocore.exceptions
 
 from . import _metrics
-from ._client import NotFound, Transient, check_session, classify, setup_errors
+from ._client import (
+    NotFound,
+    Transient,
+    check_client_options,
+    check_session,
+    classify,
+    layered_config,
+    setup_errors,
+)
 from ._errors import AccessDeniedError, InvalidInputError, OmicsWaiterError, ServiceError
 from ._metrics import NO_METRICS, Recorder
 from ._models import JobStatus, RunStatus, TaskStatus, WorkflowStatus
@@ -420,6 +428,9 @@ class SqsEventSource:
         receives_in_flight: Receives made at once while the queue holds a backlog, 1 to 10.
         dedupe_window: How many recent event IDs are remembered to drop duplicates.
         connect_timeout: Seconds to connect, per request.
+        verify: Whether to verify TLS certificates, or a CA bundle's path (default: botocore's).
+        client_config: A botocore ``Config`` of yours (proxies, user agent ...): every option
+            it sets is used, but retries stay off and the read timeout outlasts a long poll.
     """
 
     def __init__(
@@ -438,9 +449,12 @@ class SqsEventSource:
         receives_in_flight: int = 4,
         dedupe_window: int = 4096,
         connect_timeout: float = 10.0,
+        verify: bool | str | None = None,
+        client_config: object | None = None,
     ) -> None:
         parts = _split_queue_url(queue_url)
         check_session(session, profile_name)
+        check_client_options(verify, client_config)
         self.queue_url = queue_url
         self._wait_seconds = _check_count("wait_seconds", wait_seconds, 1, MAX_WAIT_SECONDS)
         self._in_flight = _check_count("receives_in_flight", receives_in_flight, 1, 10)
@@ -464,7 +478,9 @@ class SqsEventSource:
             "aws_access_key_id": aws_access_key_id,
             "aws_secret_access_key": aws_secret_access_key,
             "aws_session_token": aws_session_token,
+            "verify": verify,
         }
+        self._client_config = client_config
         self._session = session
         self._profile_name = profile_name
         self._connect_timeout = float(connect_timeout)
@@ -506,17 +522,17 @@ class SqsEventSource:
 
     async def _open(self) -> SqsClient:
         import aiobotocore.session
-        from aiobotocore.config import AioConfig
 
         with setup_errors(self._profile_name, self._client_options["region_name"]):
             session = self._session or aiobotocore.session.AioSession(profile=self._profile_name)
             assert isinstance(session, aiobotocore.session.AioSession)
-            config = AioConfig(
-                # One attempt: the caller retries, with its own backoff.
-                retries={"mode": "standard", "total_max_attempts": 1},
-                connect_timeout=self._connect_timeout,
-                # A long poll answers within wait_seconds; allow for a slow answer on top.
-                read_timeout=self._wait_seconds + 10,
+            # One attempt (the caller retries, with its own backoff), and a read timeout that
+            # a long poll, which answers within wait_seconds, cannot outlast: whatever a
+            # caller's config says.
+            config = layered_config(
+                {"connect_timeout": self._connect_timeout},
+                self._client_config,
+                {"read_timeout": self._wait_seconds + 10},
             )
             client: SqsClient = await self._stack.enter_async_context(
                 session.create_client("sqs", config=config, **self._client_options)

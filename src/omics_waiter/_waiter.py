@@ -454,12 +454,13 @@ class OmicsWaiter:
             connect_timeout: Seconds to connect, per request.
             read_timeout: Seconds to wait for a response, per request.
             verify: False not to verify TLS certificates, or the path of a CA bundle
-                (default: botocore's, e.g. ``AWS_CA_BUNDLE``), for the Omics client (not
-                the events queue's SQS client).
-            client_config: A botocore ``Config`` for the Omics client (proxies,
+                (default: botocore's, e.g. ``AWS_CA_BUNDLE``), for the Omics client and the
+                events queue's SQS client.
+            client_config: A botocore ``Config`` for both clients (proxies,
                 ``user_agent_extra``, ...). Its timeouts, if it sets them, win over
-                `connect_timeout` and `read_timeout`; the waiter's retries (off) and
-                host-prefix injection win over its own.
+                `connect_timeout` and `read_timeout` (not over the SQS long poll's read
+                timeout); the waiter's retries (off) and host-prefix injection win over
+                its own.
             budget_url: ``redis://HOST:PORT/DB``: share the request budget with every
                 process given the same URL (a `RedisBudget` of `max_tps`, which this
                 waiter owns: it reaches Redis before the first request and leaves on
@@ -526,6 +527,8 @@ class OmicsWaiter:
                 session=session,
                 profile_name=profile_name,
                 endpoint_url=sqs_endpoint_url,
+                verify=verify,
+                client_config=client_config,
                 aws_access_key_id=aws_access_key_id,
                 aws_secret_access_key=aws_secret_access_key,
                 aws_session_token=aws_session_token,
