@@ -5,6 +5,7 @@ Not part of the package; the scripts in this directory import it as a sibling mo
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import math
@@ -153,6 +154,17 @@ class EmulatorThread:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
+
+
+def durations(text: str) -> tuple[float, float]:
+    """An argparse type: ``MIN:MAX`` seconds, 0 <= MIN <= MAX."""
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError("expected MIN:MAX, e.g. 5:30")
+    pair = float(low), float(high)
+    if not 0 <= pair[0] <= pair[1]:
+        raise argparse.ArgumentTypeError("expected 0 <= MIN <= MAX")
+    return pair
 
 
 def clock() -> float:

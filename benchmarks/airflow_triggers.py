@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import _common
-from _common import EmulatorThread, RssSampler, percentile
+from _common import EmulatorThread, RssSampler, durations, percentile
 from many_jobs import FAILURE_RATE, KEY, REGION, Outcome, _fingerprint
 
 from omics_waiter import JobFailedError, OmicsWaiter, RunRef
@@ -495,16 +495,6 @@ def _targets(by_name: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _durations(text: str) -> tuple[float, float]:
-    low, sep, high = text.partition(":")
-    if not sep:
-        raise argparse.ArgumentTypeError("expected MIN:MAX, e.g. 5:30")
-    pair = float(low), float(high)
-    if not 0 <= pair[0] <= pair[1]:
-        raise argparse.ArgumentTypeError("expected 0 <= MIN <= MAX")
-    return pair
-
-
 def _child(name: str, args: argparse.Namespace, argv: list[str], *, trace: bool) -> Any:
     """One contender's pass in a fresh interpreter, so that its RSS is its own: its JSON."""
     command = [sys.executable, __file__, *argv, "--child", name, *(["--trace"] if trace else [])]
@@ -518,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=200, help="runs (and triggers) (200)")
     parser.add_argument("--quota", type=float, default=20.0, help="TPS per operation (20)")
     parser.add_argument(
-        "--durations", type=_durations, default=(5.0, 30.0), help="run seconds MIN:MAX (5:30)"
+        "--durations", type=durations, default=(5.0, 30.0), help="run seconds MIN:MAX (5:30)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the population (1)")
     parser.add_argument(

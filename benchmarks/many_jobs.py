@@ -100,7 +100,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import _common
-from _common import EmulatorThread, RssSampler, max_rss_bytes, percentile
+from _common import EmulatorThread, RssSampler, durations, max_rss_bytes, percentile
 
 from omics_waiter import (
     JobFailedError,
@@ -366,20 +366,11 @@ def _connect(url: str, args: argparse.Namespace) -> Any:
 async def _unentered(url: str, args: argparse.Namespace) -> AsyncIterator[OmicsWaiter]:
     """A waiter never entered with ``async with``: its consumers run the scheduler in turn.
 
-    Its client is the one `OmicsWaiter.connect` makes (the same private helper), so only
+    Its client is the one `OmicsWaiter.connect` makes (`OmicsWaiter.open_client`), so only
     the handover differs.
     """
-    from omics_waiter._client import open_omics_client
-
-    async with open_omics_client(
-        region_name=REGION,
-        endpoint_url=url,
-        profile_name=None,
-        aws_access_key_id=KEY,
-        aws_secret_access_key=KEY,
-        aws_session_token=None,
-        connect_timeout=10.0,
-        read_timeout=30.0,
+    async with OmicsWaiter.open_client(
+        region_name=REGION, endpoint_url=url, aws_access_key_id=KEY, aws_secret_access_key=KEY
     ) as client:
         yield OmicsWaiter(client, **_options(args))
 
@@ -1109,16 +1100,6 @@ def _all_jobs_p50(result: Result) -> str:
     return "never" if math.isinf(value) else f"{value:.2f}"
 
 
-def _durations(text: str) -> tuple[float, float]:
-    low, sep, high = text.partition(":")
-    if not sep:
-        raise argparse.ArgumentTypeError("expected MIN:MAX, e.g. 5:30")
-    pair = float(low), float(high)
-    if not 0 <= pair[0] <= pair[1]:
-        raise argparse.ArgumentTypeError("expected 0 <= MIN <= MAX")
-    return pair
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=200, help="jobs (or runs) per contender (200)")
@@ -1126,7 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
         "--quota", type=float, default=20.0, help="emulator quota, TPS per operation (20)"
     )
     parser.add_argument(
-        "--durations", type=_durations, default=(5.0, 30.0), help="job seconds MIN:MAX (5:30)"
+        "--durations", type=durations, default=(5.0, 30.0), help="job seconds MIN:MAX (5:30)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the population (1)")
     parser.add_argument(
@@ -1157,7 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--event-delay",
-        type=_durations,
+        type=durations,
         default=(0.2, 1.0),
         help="push: seconds each event is late, MIN:MAX, uniform (0.2:1)",
     )
