@@ -391,8 +391,7 @@ class OmicsWaiter:
         check_seconds("read_timeout", read_timeout)
         if endpoint_url is not None:
             check_url("endpoint_url", endpoint_url)
-        check_session(session, profile_name)
-        check_client_options(verify, client_config)
+        # (open_omics_client checks the session and the client options first thing.)
         async with open_omics_client(
             session=session,
             region_name=region_name,

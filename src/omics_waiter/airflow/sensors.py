@@ -70,7 +70,8 @@ class OmicsJobSensor(BaseSensorOperator):
             ``RUN_ID/TASK_ID``, ``STORE_ID/JOB_ID`` ...); a template field. One ID may be
             given as a string (e.g. ``"{{ ti.xcom_pull('start', key='run_id') }}"``).
         until: A status on the kind's way to success (e.g. ``RUNNING``): succeed once each job
-            reaches it or a later one.
+            is seen at it, or at a status reached only through it (RUNNING: RUNNING or
+            COMPLETED); a job that ends without passing it fails.
         accept_partial: Succeed on COMPLETED_WITH_FAILURES instead of failing.
         deferrable: Defer to the triggerer (default) or wait in the worker.
         aws_conn_id: The Airflow AWS connection; None for the default credential chain.

@@ -61,7 +61,9 @@ class OmicsJobTrigger(BaseTrigger):
         region_name: The Region, instead of the connection's.
         timeout: Seconds the wait may last (None: no limit of the trigger's own).
         until: A status on the kind's way to success (e.g. ``RUNNING``): end once each job
-            reaches it or a later one, instead of waiting for the end.
+            is seen at it, or at a status reached only through it (RUNNING: RUNNING or
+            COMPLETED), instead of waiting for the end; a job that ends without passing it
+            fails.
         accept_partial: Count COMPLETED_WITH_FAILURES as success (status ``partial``, error
             None) rather than as a failure (``JobPartiallyFailedError``).
         waiter_options: JSON-safe `OmicsWaiter` options: ``min_delay``, ``max_delay``,
